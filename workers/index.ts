@@ -1,0 +1,81 @@
+// One Worker per task queue: each participant service's activities on its own queue (next to its database),
+// and the workflows on the orchestration queue. The demo hosts them all in one process; production runs
+// them as separate processes (`workers/main.ts --queues ...`) with as many replicas as needed.
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  createInventoryActivities,
+  createNotificationsActivities,
+  createOrdersActivities,
+  createPaymentsActivities,
+} from '../activities/shop';
+import type { FaultHooks } from '../activities/branch';
+import type { Pools } from '../services/db';
+import { TASK_QUEUES } from '../shared';
+
+export const WORKFLOWS_PATH = require.resolve('../workflows');
+
+export type QueueKey = keyof typeof TASK_QUEUES;
+export const ALL_QUEUES = Object.keys(TASK_QUEUES) as QueueKey[];
+
+export interface WorkerSetOptions {
+  connection: NativeConnection;
+  namespace: string;
+  pools: Pools;
+  queues?: QueueKey[];
+  /** Pre-built workflow bundle (tests and the bench build it once). */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  hooks?: FaultHooks;
+  /** Extra activities per queue (later patterns register theirs here). */
+  extraActivities?: Partial<Record<QueueKey, object>>;
+  tuning?: Partial<Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>>;
+  /** Extra options for the orchestration worker (interceptors, sinks). */
+  orchestration?: Partial<WorkerOptions>;
+}
+
+export function activitiesFor(queue: QueueKey, pools: Pools, hooks?: FaultHooks): object {
+  switch (queue) {
+    case 'orders':
+      return createOrdersActivities(pools.orders, hooks);
+    case 'inventory':
+      return createInventoryActivities(pools.inventory, hooks);
+    case 'payments':
+      return createPaymentsActivities(pools.payments, hooks);
+    case 'notifications':
+      return createNotificationsActivities(pools.notifications, hooks);
+    default:
+      return {};
+  }
+}
+
+export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
+  const queues = opts.queues ?? ALL_QUEUES;
+  const workers: Worker[] = [];
+  for (const q of queues) {
+    const base = { connection: opts.connection, namespace: opts.namespace, taskQueue: TASK_QUEUES[q], ...opts.tuning };
+    if (q === 'orchestration') {
+      workers.push(
+        await Worker.create({
+          ...base,
+          ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+          ...opts.orchestration,
+        }),
+      );
+      continue;
+    }
+    const activities = { ...activitiesFor(q, opts.pools, opts.hooks), ...opts.extraActivities?.[q] };
+    if (Object.keys(activities).length === 0) continue;
+    workers.push(await Worker.create({ ...base, activities: activities as Record<string, (...a: unknown[]) => Promise<unknown>> }));
+  }
+  return workers;
+}
+
+/** Run a set of workers until `signal` aborts; resolves when all have shut down. */
+export async function runWorkers(workers: Worker[]): Promise<void> {
+  await Promise.all(workers.map((w) => w.run()));
+}
+
+export function shutdownWorkers(workers: Worker[]): void {
+  for (const w of workers) {
+    if (w.getState() === 'RUNNING') w.shutdown();
+  }
+}
