@@ -27,14 +27,18 @@ export interface StepRef {
 
 export function branchKey(step: string): BranchKey {
   const wf = Context.current().info.workflowExecution;
-  if (!wf) throw new Error('saga activities must be called from a workflow (their idempotency key is the workflow id)');
+  if (!wf)
+    throw new Error(
+      'saga activities must be called from a workflow (their idempotency key is the workflow id)',
+    );
   return { gid: wf.workflowId, branch: step };
 }
 
 /** Business rejections and barrier refusals are final; everything else (I/O) is retried by Temporal. */
 export function translateError(err: unknown): never {
   if (err instanceof BusinessRejection) throw ApplicationFailure.nonRetryable(err.message, err.type);
-  if (err instanceof BarrierRejectedError) throw ApplicationFailure.nonRetryable(err.message, ERR.barrierRejected);
+  if (err instanceof BarrierRejectedError)
+    throw ApplicationFailure.nonRetryable(err.message, ERR.barrierRejected);
   throw err;
 }
 

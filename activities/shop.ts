@@ -13,15 +13,30 @@ import {
   setOrderStatus,
 } from '../services/shop';
 import { formatCents, type OrderInput } from '../shared';
-import { branchKey, runAction, runCompensation, type ActionResult, type FaultHooks, type StepRef } from './branch';
+import {
+  branchKey,
+  runAction,
+  runCompensation,
+  type ActionResult,
+  type FaultHooks,
+  type StepRef,
+} from './branch';
 
 type Inject = { inject?: boolean };
 
 export function createOrdersActivities(pool: Pool, hooks?: FaultHooks) {
   return {
-    async createOrder(input: StepRef & Inject & { order: OrderInput; workflowId: string }): Promise<ActionResult<{ orderId: string }>> {
+    async createOrder(
+      input: StepRef & Inject & { order: OrderInput; workflowId: string },
+    ): Promise<ActionResult<{ orderId: string }>> {
       const o = input.order;
-      return runAction(pool, input.step, hooks, (tx) => insertOrder(tx, { ...o, workflowId: input.workflowId }), input.inject);
+      return runAction(
+        pool,
+        input.step,
+        hooks,
+        (tx) => insertOrder(tx, { ...o, workflowId: input.workflowId }),
+        input.inject,
+      );
     },
     async cancelOrder(input: StepRef & { orderId: string }): Promise<CompensationOutcome> {
       return runCompensation(pool, input.step, (tx) => setOrderStatus(tx, input.orderId, 'cancelled'));
@@ -40,18 +55,34 @@ export function createInventoryActivities(pool: Pool, hooks?: FaultHooks) {
     async reserveStock(input: StepRef & Inject & { sku: string; qty: number }) {
       // The reservation id is the branch key itself: unique per saga and step.
       const { gid } = branchKey(input.step);
-      return runAction(pool, input.step, hooks, (tx) => reserveStock(tx, `${gid}/${input.step}`, input.sku, input.qty), input.inject);
+      return runAction(
+        pool,
+        input.step,
+        hooks,
+        (tx) => reserveStock(tx, `${gid}/${input.step}`, input.sku, input.qty),
+        input.inject,
+      );
     },
     async releaseStock(input: StepRef & { sku: string }): Promise<CompensationOutcome> {
-      return runCompensation<{ reservationId: string }>(pool, input.step, (tx, done) => releaseStock(tx, done.reservationId));
+      return runCompensation<{ reservationId: string }>(pool, input.step, (tx, done) =>
+        releaseStock(tx, done.reservationId),
+      );
     },
   };
 }
 
 export function createPaymentsActivities(pool: Pool, hooks?: FaultHooks) {
   return {
-    async chargePayment(input: StepRef & Inject & { customerId: string; amountCents: number; orderId: string }) {
-      return runAction(pool, input.step, hooks, (tx) => chargeWallet(tx, input.customerId, input.amountCents, `order ${input.orderId}`), input.inject);
+    async chargePayment(
+      input: StepRef & Inject & { customerId: string; amountCents: number; orderId: string },
+    ) {
+      return runAction(
+        pool,
+        input.step,
+        hooks,
+        (tx) => chargeWallet(tx, input.customerId, input.amountCents, `order ${input.orderId}`),
+        input.inject,
+      );
     },
     async refundPayment(input: StepRef & { orderId: string }): Promise<CompensationOutcome> {
       // Refund exactly what the committed charge took (from the barrier), not what the caller believes.
@@ -64,12 +95,22 @@ export function createPaymentsActivities(pool: Pool, hooks?: FaultHooks) {
 
 export function createNotificationsActivities(pool: Pool, hooks?: FaultHooks) {
   return {
-    async sendNotification(input: StepRef & Inject & { customerId: string; orderId: string; amountCents: number }) {
+    async sendNotification(
+      input: StepRef & Inject & { customerId: string; orderId: string; amountCents: number },
+    ) {
       const body = `Your order ${input.orderId} is confirmed: ${formatCents(input.amountCents)} charged.`;
-      return runAction(pool, input.step, hooks, (tx) => sendMessage(tx, `${input.orderId}/${input.step}`, input.customerId, body), input.inject);
+      return runAction(
+        pool,
+        input.step,
+        hooks,
+        (tx) => sendMessage(tx, `${input.orderId}/${input.step}`, input.customerId, body),
+        input.inject,
+      );
     },
     async retractNotification(input: StepRef): Promise<CompensationOutcome> {
-      return runCompensation<{ messageId: string }>(pool, input.step, (tx, sent) => retractMessage(tx, sent.messageId));
+      return runCompensation<{ messageId: string }>(pool, input.step, (tx, sent) =>
+        retractMessage(tx, sent.messageId),
+      );
     },
   };
 }

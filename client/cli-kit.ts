@@ -35,10 +35,10 @@ export interface CommandContext {
   values: Values;
   positionals: string[];
   json: boolean;
-  out(text: string): void;
+  out: (text: string) => void;
   /** Print a JSON document (the --json contract). */
-  emit(doc: unknown): void;
-  client(): Promise<Client>;
+  emit: (doc: unknown) => void;
+  client: () => Promise<Client>;
 }
 
 export interface Command {
@@ -53,7 +53,10 @@ export interface Command {
   run(ctx: CommandContext): Promise<number | void>;
 }
 
-export const JSON_OPTION: Options = { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } };
+export const JSON_OPTION: Options = {
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+};
 
 export function helpText(c: Command): string {
   const opts = Object.entries(c.options)
@@ -69,7 +72,7 @@ let cachedConnection: Connection | undefined;
 export async function connectClient(): Promise<Client> {
   const cfg = temporalConfig();
   try {
-    const connection = await Connection.connect({ ...cfg.connectionOptions, connectTimeout: 5000 } as Parameters<typeof Connection.connect>[0]);
+    const connection = await Connection.connect({ ...cfg.connectionOptions, connectTimeout: 5000 });
     // The SDK connects lazily on some paths: prove the server answers before anything is started.
     await connection.workflowService.getSystemInfo({});
     cachedConnection = connection;
@@ -84,13 +87,21 @@ export async function connectClient(): Promise<Client> {
 }
 
 export async function closeClient(): Promise<void> {
-  await cachedConnection?.close().catch(() => undefined);
+  const conn = cachedConnection;
+  cachedConnection = undefined;
+  cachedClient = undefined;
+  await conn?.close().catch(() => undefined);
 }
 
 export async function runCommand(c: Command, argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...JSON_OPTION, ...c.options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { ...JSON_OPTION, ...c.options },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (err) {
     throw usageError(`${(err as Error).message}\nUsage: settle ${c.usage}  (see: settle ${c.name} --help)`);
   }
@@ -102,7 +113,13 @@ export async function runCommand(c: Command, argv: string[]): Promise<number> {
   const spec = c.positionals ?? [];
   const required = spec.filter((p) => p.required).length;
   if (parsed.positionals.length < required)
-    throw usageError(`missing ${spec.slice(parsed.positionals.length).filter((p) => p.required).map((p) => `<${p.name}>`).join(' ')}\nUsage: settle ${c.usage}`);
+    throw usageError(
+      `missing ${spec
+        .slice(parsed.positionals.length)
+        .filter((p) => p.required)
+        .map((p) => `<${p.name}>`)
+        .join(' ')}\nUsage: settle ${c.usage}`,
+    );
   if (parsed.positionals.length > spec.length)
     throw usageError(`unexpected argument '${parsed.positionals[spec.length]}'\nUsage: settle ${c.usage}`);
   const json = values.json === true;
@@ -124,12 +141,18 @@ export function str(v: Values[string]): string | undefined {
 }
 
 /** Parse a whole number flag strictly ("2", not "2.5", "2x" or "-1"). */
-export function intFlag(name: string, v: Values[string], opts: { min?: number; max?: number } = {}): number | undefined {
+export function intFlag(
+  name: string,
+  v: Values[string],
+  opts: { min?: number; max?: number } = {},
+): number | undefined {
   if (v === undefined) return undefined;
   const s = String(v);
   if (!/^-?\d+$/.test(s)) throw usageError(`--${name} must be a whole number, got '${s}'`);
   const n = Number(s);
-  if (opts.min !== undefined && n < opts.min) throw usageError(`--${name} must be at least ${opts.min}, got ${n}`);
-  if (opts.max !== undefined && n > opts.max) throw usageError(`--${name} must be at most ${opts.max}, got ${n}`);
+  if (opts.min !== undefined && n < opts.min)
+    throw usageError(`--${name} must be at least ${opts.min}, got ${n}`);
+  if (opts.max !== undefined && n > opts.max)
+    throw usageError(`--${name} must be at most ${opts.max}, got ${n}`);
   return n;
 }

@@ -20,7 +20,8 @@ function findCommand(argv: string[]): { command?: Command; rest: string[] } {
   let best: Command | undefined;
   for (const c of COMMANDS) {
     const parts = c.name.split(' ');
-    if (parts.every((p, i) => argv[i] === p) && (!best || parts.length > best.name.split(' ').length)) best = c;
+    if (parts.every((p, i) => argv[i] === p) && (!best || parts.length > best.name.split(' ').length))
+      best = c;
   }
   void words;
   return best ? { command: best, rest: argv.slice(best.name.split(' ').length) } : { rest: argv };
@@ -35,7 +36,9 @@ export async function main(argv: string[]): Promise<number> {
   if (!command) {
     const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `));
     if (group.length) {
-      process.stderr.write(`settle ${argv[0]}: which one?\n${group.map((c) => `  settle ${c.usage}`).join('\n')}\n`);
+      process.stderr.write(
+        `settle ${argv[0]}: which one?\n${group.map((c) => `  settle ${c.usage}`).join('\n')}\n`,
+      );
     } else {
       process.stderr.write(`settle: unknown command '${argv.join(' ')}'\n\n${overview()}`);
     }
@@ -45,7 +48,8 @@ export async function main(argv: string[]): Promise<number> {
     return await runCommand(command, rest);
   } catch (err) {
     if (err instanceof CliError) {
-      if (rest.includes('--json')) process.stdout.write(JSON.stringify({ error: err.message, exitCode: err.exitCode }) + '\n');
+      if (rest.includes('--json'))
+        process.stdout.write(JSON.stringify({ error: err.message, exitCode: err.exitCode }) + '\n');
       process.stderr.write(`settle ${command.name}: ${err.message}\n`);
       return err.exitCode;
     }

@@ -18,7 +18,11 @@ export interface TemporalConfig {
 export function temporalConfig(): TemporalConfig {
   const cfg = loadClientConnectConfig();
   const address = cfg.connectionOptions.address ?? 'localhost:7233';
-  return { address, namespace: cfg.namespace ?? 'default', connectionOptions: { ...cfg.connectionOptions, address } };
+  return {
+    address,
+    namespace: cfg.namespace ?? 'default',
+    connectionOptions: { ...cfg.connectionOptions, address },
+  };
 }
 
 /** What `npm start` wrote about the running local stack, so the CLI finds its database without flags. */
@@ -45,11 +49,18 @@ function intEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0 || n > 65535) throw new Error(`${name} must be a port number, got '${raw}'`);
+  if (!Number.isInteger(n) || n <= 0 || n > 65535)
+    throw new Error(`${name} must be a port number, got '${raw}'`);
   return n;
 }
 
-export function localPorts(): { temporal: number; ui: number; postgres: number; metrics: number; tcc: number } {
+export function localPorts(): {
+  temporal: number;
+  ui: number;
+  postgres: number;
+  metrics: number;
+  tcc: number;
+} {
   return {
     temporal: intEnv('SETTLE_TEMPORAL_PORT', 7233),
     ui: intEnv('SETTLE_UI_PORT', 8233),

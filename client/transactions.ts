@@ -29,7 +29,8 @@ export async function describeTransaction(client: Client, workflowId: string): P
   try {
     d = await handle.describe();
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new CliError(`no transaction with id '${workflowId}'`, EXIT.notFound);
+    if (err instanceof WorkflowNotFoundError)
+      throw new CliError(`no transaction with id '${workflowId}'`, EXIT.notFound);
     throw err;
   }
   const view: TransactionView = {
@@ -52,8 +53,12 @@ export async function describeTransaction(client: Client, workflowId: string): P
       view.status = p.status;
       view.ledger = p.ledger;
       view.failure = p.failure;
-      view.steps = p.ledger.filter((e) => e.kind === 'step' && (e.status === 'completed' || e.status === 'compensated')).map((e) => e.name);
-      view.compensations = p.ledger.filter((e) => e.kind === 'compensation' && e.status === 'compensated').map((e) => e.name);
+      view.steps = p.ledger
+        .filter((e) => e.kind === 'step' && (e.status === 'completed' || e.status === 'compensated'))
+        .map((e) => e.name);
+      view.compensations = p.ledger
+        .filter((e) => e.kind === 'compensation' && e.status === 'compensated')
+        .map((e) => e.name);
     } catch {
       /* not a saga, or no worker to answer the query right now: the description is all we have */
     }
@@ -92,8 +97,15 @@ export function printLedger(view: TransactionView, out: (t: string) => void): vo
   ]);
   const head = ['STEP', 'STATUS', 'FAILS', 'STARTED', 'ENDED', 'LAST ERROR'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const fmt = (r: string[]): string =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   out(fmt(head));
   for (const r of rows) out(fmt(r));
-  if (view.failure) out(`failure: ${view.failure.step ? `${view.failure.step}: ` : ''}${view.failure.type ? `${view.failure.type}: ` : ''}${view.failure.message}`);
+  if (view.failure)
+    out(
+      `failure: ${view.failure.step ? `${view.failure.step}: ` : ''}${view.failure.type ? `${view.failure.type}: ` : ''}${view.failure.message}`,
+    );
 }

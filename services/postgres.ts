@@ -40,10 +40,14 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     persistent: true,
     createPostgresUser: true,
     postgresFlags: [
-      '-c', `max_prepared_transactions=${opts.maxPreparedTransactions ?? 128}`,
-      '-c', `max_connections=${opts.maxConnections ?? 300}`,
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'fsync=on',
+      '-c',
+      `max_prepared_transactions=${opts.maxPreparedTransactions ?? 128}`,
+      '-c',
+      `max_connections=${opts.maxConnections ?? 300}`,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=on',
     ],
     onLog: (m: unknown) => opts.log?.(String(m)),
     onError: (m: unknown) => opts.log?.(String(m)),
@@ -60,5 +64,5 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
 }
 
 export function externalPostgres(url: string): PostgresHandle {
-  return { url, embedded: false, stop: async () => undefined };
+  return { url, embedded: false, stop: () => Promise.resolve() };
 }

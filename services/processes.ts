@@ -50,7 +50,11 @@ export async function stopProcess(pid: number, graceMs = 10_000): Promise<void> 
  * If a pidfile names a live process whose command line matches, it was orphaned by a crashed run of ours:
  * stop it. Then remove the pidfile.
  */
-export async function reapStale(pidFile: string, mustContain: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+export async function reapStale(
+  pidFile: string,
+  mustContain: string,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<void> {
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]?.trim());
   if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && commandLine(pid).includes(mustContain)) {

@@ -2,7 +2,13 @@
 import type { Pool } from 'pg';
 import { barrierMigration } from './barrier';
 import type { Migration, Pools, ServiceName } from './db';
-import { inventoryMigrations, notificationsMigrations, ordersMigrations, paymentsMigrations, seedShop } from './shop';
+import {
+  inventoryMigrations,
+  notificationsMigrations,
+  ordersMigrations,
+  paymentsMigrations,
+  seedShop,
+} from './shop';
 
 export interface ServiceSpec {
   migrations: Migration[];

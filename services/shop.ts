@@ -105,7 +105,10 @@ export const SEED_STOCK = [
 /** Insert the demo data where it is missing; never resets existing rows. */
 export async function seedShop(pools: { inventory: Pool; payments: Pool }): Promise<void> {
   for (const s of SEED_STOCK) {
-    await pools.inventory.query('INSERT INTO stock (sku, available) VALUES ($1, $2) ON CONFLICT DO NOTHING', [s.sku, s.available]);
+    await pools.inventory.query('INSERT INTO stock (sku, available) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+      s.sku,
+      s.available,
+    ]);
   }
   for (const c of SEED_CUSTOMERS) {
     const client = await pools.payments.connect();
@@ -116,10 +119,10 @@ export async function seedShop(pools: { inventory: Pool; payments: Pool }): Prom
         [c.id, c.name, c.email],
       );
       if (created.rowCount === 1) {
-        await client.query(`INSERT INTO wallet_events (stream_id, version, type, data) VALUES ($1, 1, 'UserCreated', $2)`, [
-          c.id,
-          JSON.stringify({ name: c.name, email: c.email }),
-        ]);
+        await client.query(
+          `INSERT INTO wallet_events (stream_id, version, type, data) VALUES ($1, 1, 'UserCreated', $2)`,
+          [c.id, JSON.stringify({ name: c.name, email: c.email })],
+        );
         await appendBalanceUpdated(client, c.id, c.balanceCents, 'seed');
       }
       await client.query('COMMIT');
@@ -164,18 +167,36 @@ export async function insertOrder(tx: PoolClient, o: NewOrder): Promise<{ orderI
   return { orderId: o.orderId };
 }
 
-export async function setOrderStatus(tx: PoolClient, orderId: string, status: 'confirmed' | 'cancelled'): Promise<void> {
+export async function setOrderStatus(
+  tx: PoolClient,
+  orderId: string,
+  status: 'confirmed' | 'cancelled',
+): Promise<void> {
   await tx.query('UPDATE orders SET status = $2, updated_at = now() WHERE order_id = $1', [orderId, status]);
 }
 
 // ---------------------------------------------------------------------------------------------- inventory
-export async function reserveStock(tx: PoolClient, reservationId: string, sku: string, qty: number): Promise<{ reservationId: string; sku: string; qty: number }> {
-  const row = await tx.query<{ available: number }>('SELECT available FROM stock WHERE sku = $1 FOR UPDATE', [sku]);
+export async function reserveStock(
+  tx: PoolClient,
+  reservationId: string,
+  sku: string,
+  qty: number,
+): Promise<{ reservationId: string; sku: string; qty: number }> {
+  const row = await tx.query<{ available: number }>('SELECT available FROM stock WHERE sku = $1 FOR UPDATE', [
+    sku,
+  ]);
   const available = row.rows[0]?.available;
   if (available === undefined) throw new BusinessRejection('UnknownSku', `unknown SKU ${sku}`);
-  if (available < qty) throw new BusinessRejection('OutOfStock', `only ${available} of ${sku} available, ${qty} requested`);
-  await tx.query('UPDATE stock SET available = available - $2, reserved = reserved + $2 WHERE sku = $1', [sku, qty]);
-  await tx.query(`INSERT INTO reservations (reservation_id, sku, qty, status) VALUES ($1, $2, $3, 'reserved')`, [reservationId, sku, qty]);
+  if (available < qty)
+    throw new BusinessRejection('OutOfStock', `only ${available} of ${sku} available, ${qty} requested`);
+  await tx.query('UPDATE stock SET available = available - $2, reserved = reserved + $2 WHERE sku = $1', [
+    sku,
+    qty,
+  ]);
+  await tx.query(
+    `INSERT INTO reservations (reservation_id, sku, qty, status) VALUES ($1, $2, $3, 'reserved')`,
+    [reservationId, sku, qty],
+  );
   return { reservationId, sku, qty };
 }
 
@@ -185,11 +206,20 @@ export async function releaseStock(tx: PoolClient, reservationId: string): Promi
     [reservationId],
   );
   const res = r.rows[0];
-  if (res) await tx.query('UPDATE stock SET available = available + $2, reserved = reserved - $2 WHERE sku = $1', [res.sku, res.qty]);
+  if (res)
+    await tx.query('UPDATE stock SET available = available + $2, reserved = reserved - $2 WHERE sku = $1', [
+      res.sku,
+      res.qty,
+    ]);
 }
 
 // ---------------------------------------------------------------------------------------------- payments
-async function appendBalanceUpdated(tx: PoolClient, customerId: string, deltaCents: number, reason: string): Promise<number> {
+async function appendBalanceUpdated(
+  tx: PoolClient,
+  customerId: string,
+  deltaCents: number,
+  reason: string,
+): Promise<number> {
   const w = await tx.query<{ balance_cents: string; version: number }>(
     'SELECT balance_cents, version FROM wallets WHERE customer_id = $1 FOR UPDATE',
     [customerId],
@@ -197,33 +227,62 @@ async function appendBalanceUpdated(tx: PoolClient, customerId: string, deltaCen
   const wallet = w.rows[0];
   if (!wallet) throw new BusinessRejection('UnknownCustomer', `unknown customer ${customerId}`);
   const balance = Number(wallet.balance_cents) + deltaCents;
-  if (balance < 0) throw new BusinessRejection('InsufficientFunds', `insufficient balance: ${customerId} has ${wallet.balance_cents} cents, needs ${-deltaCents}`);
+  if (balance < 0)
+    throw new BusinessRejection(
+      'InsufficientFunds',
+      `insufficient balance: ${customerId} has ${wallet.balance_cents} cents, needs ${-deltaCents}`,
+    );
   const version = wallet.version + 1;
   // Expected-version append: the primary key (stream_id, version) rejects a concurrent writer.
-  await tx.query(`INSERT INTO wallet_events (stream_id, version, type, data) VALUES ($1, $2, 'BalanceUpdated', $3)`, [
+  await tx.query(
+    `INSERT INTO wallet_events (stream_id, version, type, data) VALUES ($1, $2, 'BalanceUpdated', $3)`,
+    [customerId, version, JSON.stringify({ amount: deltaCents, reason })],
+  );
+  await tx.query('UPDATE wallets SET balance_cents = $2, version = $3 WHERE customer_id = $1', [
     customerId,
+    balance,
     version,
-    JSON.stringify({ amount: deltaCents, reason }),
   ]);
-  await tx.query('UPDATE wallets SET balance_cents = $2, version = $3 WHERE customer_id = $1', [customerId, balance, version]);
   return balance;
 }
 
-export async function chargeWallet(tx: PoolClient, customerId: string, amountCents: number, reason: string): Promise<{ customerId: string; amountCents: number; balanceCents: number }> {
+export async function chargeWallet(
+  tx: PoolClient,
+  customerId: string,
+  amountCents: number,
+  reason: string,
+): Promise<{ customerId: string; amountCents: number; balanceCents: number }> {
   const balanceCents = await appendBalanceUpdated(tx, customerId, -amountCents, reason);
   return { customerId, amountCents, balanceCents };
 }
 
-export async function refundWallet(tx: PoolClient, customerId: string, amountCents: number, reason: string): Promise<void> {
+export async function refundWallet(
+  tx: PoolClient,
+  customerId: string,
+  amountCents: number,
+  reason: string,
+): Promise<void> {
   await appendBalanceUpdated(tx, customerId, amountCents, reason);
 }
 
 // ---------------------------------------------------------------------------------------------- notifications
-export async function sendMessage(tx: PoolClient, messageId: string, customerId: string, body: string): Promise<{ messageId: string }> {
-  await tx.query(`INSERT INTO messages (message_id, customer_id, body, status) VALUES ($1, $2, $3, 'sent')`, [messageId, customerId, body]);
+export async function sendMessage(
+  tx: PoolClient,
+  messageId: string,
+  customerId: string,
+  body: string,
+): Promise<{ messageId: string }> {
+  await tx.query(`INSERT INTO messages (message_id, customer_id, body, status) VALUES ($1, $2, $3, 'sent')`, [
+    messageId,
+    customerId,
+    body,
+  ]);
   return { messageId };
 }
 
 export async function retractMessage(tx: PoolClient, messageId: string): Promise<void> {
-  await tx.query(`UPDATE messages SET status = 'retracted', retracted_at = now() WHERE message_id = $1 AND status = 'sent'`, [messageId]);
+  await tx.query(
+    `UPDATE messages SET status = 'retracted', retracted_at = now() WHERE message_id = $1 AND status = 'sent'`,
+    [messageId],
+  );
 }

@@ -2,7 +2,15 @@
 // and the Temporal dev server (or an external cluster). Used by `npm start`, the demo, integration tests
 // and the benchmark, so all of them run against the same real parts.
 import { join } from 'node:path';
-import { closePools, createPools, databaseName, ensureDatabase, migrate, SERVICE_NAMES, type Pools } from './db';
+import {
+  closePools,
+  createPools,
+  databaseName,
+  ensureDatabase,
+  migrate,
+  SERVICE_NAMES,
+  type Pools,
+} from './db';
 import { externalPostgres, startEmbeddedPostgres, type PostgresHandle } from './postgres';
 import { SERVICES } from './registry';
 import { startDevServer, type DevServerHandle } from './temporal-server';
@@ -46,7 +54,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     for (const s of stops.reverse()) await s().catch((e: Error) => log(`shutdown: ${e.message}`));
   };
   try {
-    log(opts.databaseUrl ? 'using PostgreSQL at DATABASE_URL' : `starting embedded PostgreSQL on port ${opts.pgPort}`);
+    log(
+      opts.databaseUrl
+        ? 'using PostgreSQL at DATABASE_URL'
+        : `starting embedded PostgreSQL on port ${opts.pgPort}`,
+    );
     const postgres = opts.databaseUrl
       ? externalPostgres(opts.databaseUrl)
       : await startEmbeddedPostgres({ dataDir: join(opts.dataDir, 'postgres'), port: opts.pgPort });

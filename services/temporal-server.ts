@@ -28,18 +28,38 @@ export interface DevServerHandle {
   stop(): Promise<void>;
 }
 
-const SA_TYPE_NAMES: Record<string, string> = { KEYWORD: 'Keyword', BOOL: 'Bool', INT: 'Int', TEXT: 'Text', DATETIME: 'Datetime', DOUBLE: 'Double', KEYWORD_LIST: 'KeywordList' };
+const SA_TYPE_NAMES: Record<string, string> = {
+  KEYWORD: 'Keyword',
+  BOOL: 'Bool',
+  INT: 'Int',
+  TEXT: 'Text',
+  DATETIME: 'Datetime',
+  DOUBLE: 'Double',
+  KEYWORD_LIST: 'KeywordList',
+};
 
 export async function startDevServer(opts: DevServerOptions): Promise<DevServerHandle> {
   mkdirSync(opts.dataDir, { recursive: true });
   const pidFile = join(opts.dataDir, 'temporal.pid');
   await reapStale(pidFile, 'start-dev');
   const namespace = opts.namespace ?? 'default';
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--namespace', namespace, '--log-level', 'warn'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(opts.port),
+    '--namespace',
+    namespace,
+    '--log-level',
+    'warn',
+  ];
   if (opts.persistent !== false) args.push('--db-filename', join(opts.dataDir, 'temporal.db'));
   if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
   else args.push('--headless');
-  for (const sa of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${sa.name}=${SA_TYPE_NAMES[sa.type] ?? 'Keyword'}`);
+  for (const sa of SEARCH_ATTRIBUTES)
+    args.push('--search-attribute', `${sa.name}=${SA_TYPE_NAMES[sa.type] ?? 'Keyword'}`);
   for (const p of opts.sqlitePragmas ?? []) args.push('--sqlite-pragma', p);
   // Frequent namespace refresh so that search attributes are usable at once.
   args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true');
@@ -54,7 +74,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
   const address = `127.0.0.1:${opts.port}`;
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
   for (;;) {
-    if (exited) throw new Error(`the Temporal dev server ${exited}; see ${join(opts.dataDir, 'temporal.log')}`);
+    if (exited)
+      throw new Error(`the Temporal dev server ${exited}; see ${join(opts.dataDir, 'temporal.log')}`);
     try {
       const conn = await Connection.connect({ address, connectTimeout: 1000 });
       try {
@@ -66,7 +87,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
     } catch (err) {
       if (Date.now() > deadline) {
         await stopProcess(child.pid);
-        throw new Error(`the Temporal dev server did not become ready on ${address}: ${(err as Error).message}`);
+        throw new Error(
+          `the Temporal dev server did not become ready on ${address}: ${(err as Error).message}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 200));
     }

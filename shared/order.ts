@@ -28,7 +28,8 @@ const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 export function validateOrderInput(input: OrderInput): string[] {
   const errors: string[] = [];
   if (!ID_RE.test(input.orderId)) errors.push('order id must be 1-64 characters of letters, digits, . _ : -');
-  if (!ID_RE.test(input.customerId)) errors.push('--customer must be 1-64 characters of letters, digits, . _ : -');
+  if (!ID_RE.test(input.customerId))
+    errors.push('--customer must be 1-64 characters of letters, digits, . _ : -');
   if (!ID_RE.test(input.sku)) errors.push('--sku must be 1-64 characters of letters, digits, . _ : -');
   if (!Number.isSafeInteger(input.qty) || input.qty <= 0 || input.qty > 1_000_000)
     errors.push('--qty must be a whole number from 1 to 1000000');

@@ -1,7 +1,8 @@
 // The saga's observable shape: the step ledger (queried by the CLI, shown in the Web UI) and the result.
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
-export type SagaStatus = 'running' | 'compensating' | 'completed' | 'compensated' | 'needs-operator' | 'aborted';
+export type SagaStatus =
+  'running' | 'compensating' | 'completed' | 'compensated' | 'needs-operator' | 'aborted';
 
 export type LedgerStatus =
   | 'pending'
@@ -63,4 +64,6 @@ export interface OperatorDecision {
   reason?: string;
   operator?: string;
 }
-export const resolveCompensationUpdate = defineUpdate<SagaProgress, [OperatorDecision]>('resolveCompensation');
+export const resolveCompensationUpdate = defineUpdate<SagaProgress, [OperatorDecision]>(
+  'resolveCompensation',
+);

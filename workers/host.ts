@@ -1,6 +1,6 @@
 // Hosts the whole local deployment in one process: the stack (PostgreSQL + Temporal dev server, or external
 // ones) and every worker. `npm start`, the demo and the benchmark use it.
-import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { rmSync, writeFileSync } from 'node:fs';
 import { DATA_DIR, localPorts, STACK_FILE, temporalConfig, type StackInfo } from '../client/config';
 import { startStack, type Stack } from '../services/stack';
@@ -20,14 +20,16 @@ let runtimeInstalled = false;
 function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new (require('@temporalio/worker').DefaultLogger)('WARN') });
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
 }
 
-export async function hostStack(opts: {
-  log?: (m: string) => void;
-  workerOptions?: Partial<WorkerSetOptions>;
-  writeStackFile?: boolean;
-} = {}): Promise<HostedStack> {
+export async function hostStack(
+  opts: {
+    log?: (m: string) => void;
+    workerOptions?: Partial<WorkerSetOptions>;
+    writeStackFile?: boolean;
+  } = {},
+): Promise<HostedStack> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`[settle] ${m}\n`));
   quietRuntime();
   const ports = localPorts();
@@ -43,7 +45,9 @@ export async function hostStack(opts: {
   });
   let connection: NativeConnection;
   try {
-    connection = await NativeConnection.connect(external ? external.connectionOptions : { address: stack.temporal.address });
+    connection = await NativeConnection.connect(
+      external ? external.connectionOptions : { address: stack.temporal.address },
+    );
   } catch (err) {
     await stack.stop();
     throw err;

@@ -1,7 +1,8 @@
 // One Worker per task queue: each participant service's activities on its own queue (next to its database),
 // and the workflows on the orchestration queue. The demo hosts them all in one process; production runs
 // them as separate processes (`workers/main.ts --queues ...`) with as many replicas as needed.
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
 import {
   createInventoryActivities,
   createNotificationsActivities,
@@ -27,7 +28,12 @@ export interface WorkerSetOptions {
   hooks?: FaultHooks;
   /** Extra activities per queue (later patterns register theirs here). */
   extraActivities?: Partial<Record<QueueKey, object>>;
-  tuning?: Partial<Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>>;
+  tuning?: Partial<
+    Pick<
+      WorkerOptions,
+      'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'
+    >
+  >;
   /** Extra options for the orchestration worker (interceptors, sinks). */
   orchestration?: Partial<WorkerOptions>;
 }
@@ -51,12 +57,19 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
   const queues = opts.queues ?? ALL_QUEUES;
   const workers: Worker[] = [];
   for (const q of queues) {
-    const base = { connection: opts.connection, namespace: opts.namespace, taskQueue: TASK_QUEUES[q], ...opts.tuning };
+    const base = {
+      connection: opts.connection,
+      namespace: opts.namespace,
+      taskQueue: TASK_QUEUES[q],
+      ...opts.tuning,
+    };
     if (q === 'orchestration') {
       workers.push(
         await Worker.create({
           ...base,
-          ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+          ...(opts.workflowBundle
+            ? { workflowBundle: opts.workflowBundle }
+            : { workflowsPath: WORKFLOWS_PATH }),
           ...opts.orchestration,
         }),
       );
@@ -64,7 +77,7 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
     }
     const activities = { ...activitiesFor(q, opts.pools, opts.hooks), ...opts.extraActivities?.[q] };
     if (Object.keys(activities).length === 0) continue;
-    workers.push(await Worker.create({ ...base, activities: activities as Record<string, (...a: unknown[]) => Promise<unknown>> }));
+    workers.push(await Worker.create({ ...base, activities: activities }));
   }
   return workers;
 }

@@ -10,7 +10,7 @@ import {
   type OrderStep,
   type SagaResult,
 } from '../../shared';
-import { CliError, EXIT, intFlag, str, usageError, type Command } from '../cli-kit';
+import { EXIT, intFlag, str, usageError, type Command } from '../cli-kit';
 import { describeTransaction, printLedger } from '../transactions';
 
 function newOrderId(): string {
@@ -19,8 +19,10 @@ function newOrderId(): string {
 
 export const orderPlace: Command = {
   name: 'order place',
-  summary: 'Place an order: runs the order saga (create order -> reserve stock -> charge -> notify) and waits for its outcome.',
-  usage: 'order place --customer ID --sku SKU --qty N --amount N [--order-id ID] [--fail-at create|reserve|charge|notify] [--detach] [--json]',
+  summary:
+    'Place an order: runs the order saga (create order -> reserve stock -> charge -> notify) and waits for its outcome.',
+  usage:
+    'order place --customer ID --sku SKU --qty N --amount N [--order-id ID] [--fail-at create|reserve|charge|notify] [--detach] [--json]',
   examples: [
     'settle order place --customer alice --sku SKU-1 --qty 2 --amount 30',
     'settle order place --customer alice --sku SKU-1 --qty 1 --amount 15 --fail-at charge --json',
@@ -38,10 +40,14 @@ export const orderPlace: Command = {
   async run(ctx) {
     const v = ctx.values;
     const missing = ['customer', 'sku', 'qty', 'amount'].filter((k) => str(v[k]) === undefined);
-    if (missing.length) throw usageError(`missing ${missing.map((m) => `--${m}`).join(', ')}\nUsage: settle ${this.usage}`);
+    if (missing.length)
+      throw usageError(
+        `missing ${missing.map((m) => `--${m}`).join(', ')}\nUsage: settle ${orderPlace.usage}`,
+      );
     const amountText = str(v.amount)!;
     const amountCents = parseAmountToCents(amountText);
-    if (amountCents === undefined) throw usageError(`--amount must be a positive amount with at most 2 decimals, got '${amountText}'`);
+    if (amountCents === undefined)
+      throw usageError(`--amount must be a positive amount with at most 2 decimals, got '${amountText}'`);
     const input: OrderInput = {
       orderId: str(v['order-id']) ?? newOrderId(),
       customerId: str(v.customer)!,
@@ -73,11 +79,18 @@ export const orderPlace: Command = {
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
       });
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw usageError(`order ${input.orderId} already exists (${workflowId})`);
+      if (err instanceof WorkflowExecutionAlreadyStartedError)
+        throw usageError(`order ${input.orderId} already exists (${workflowId})`);
       throw err;
     }
     if (v.detach) {
-      if (ctx.json) ctx.emit({ workflowId, runId: handle.firstExecutionRunId, orderId: input.orderId, status: 'running' });
+      if (ctx.json)
+        ctx.emit({
+          workflowId,
+          runId: handle.firstExecutionRunId,
+          orderId: input.orderId,
+          status: 'running',
+        });
       else ctx.out(`started ${workflowId}; follow it with: settle watch ${workflowId}`);
       return EXIT.ok;
     }
@@ -96,8 +109,15 @@ export const orderPlace: Command = {
     else {
       ctx.out(`Order ${input.orderId}: ${result.status}  (${workflowId})`);
       ctx.out(`  steps:         ${result.steps.join(', ') || 'none'}`);
-      ctx.out(`  compensations: ${result.compensations.join(', ') || 'none'}`);
-      if (result.failure) ctx.out(`  failed at:     ${result.failure.step}: ${result.failure.type ?? ''} ${result.failure.message}`);
+      const noop = new Set(
+        result.ledger.filter((e) => e.kind === 'compensation' && e.noop).map((e) => e.name),
+      );
+      const comps = result.compensations.map((c) => (noop.has(c) ? `${c} (nothing to undo)` : c));
+      ctx.out(`  compensations: ${comps.join(', ') || 'none'}`);
+      if (result.failure)
+        ctx.out(
+          `  failed at:     ${result.failure.step}: ${result.failure.type ?? ''} ${result.failure.message}`,
+        );
     }
     return result.status === 'completed' || result.status === 'compensated' ? EXIT.ok : EXIT.attention;
   },
@@ -113,11 +133,8 @@ export const orderStatus: Command = {
   async run(ctx) {
     const id = ctx.positionals[0]!;
     const client = await ctx.client();
-    const view = await describeTransaction(client, id.startsWith('order-') ? id : orderWorkflowId(id)).catch(async (err: unknown) => {
-      // Accept a bare order id too.
-      if (err instanceof CliError && err.exitCode === EXIT.notFound && !id.startsWith('order-')) throw err;
-      throw err;
-    });
+    // Accept a bare order id too.
+    const view = await describeTransaction(client, id.startsWith('order-') ? id : orderWorkflowId(id));
     if (ctx.json) ctx.emit(view);
     else printLedger(view, ctx.out);
     return view.status === 'needs-operator' ? EXIT.attention : EXIT.ok;

@@ -14,9 +14,14 @@ export async function withWorkers<T>(
   orchestration: Partial<WorkerOptions> = {},
 ): Promise<T> {
   const workers = await Promise.all([
-    Worker.create({ connection, taskQueue: TASK_QUEUES.orchestration, workflowBundle: await workflowBundle(), ...orchestration }),
+    Worker.create({
+      connection,
+      taskQueue: TASK_QUEUES.orchestration,
+      workflowBundle: await workflowBundle(),
+      ...orchestration,
+    }),
     ...Object.entries(activitiesByQueue).map(([taskQueue, activities]) =>
-      Worker.create({ connection, taskQueue, activities: activities as WorkerOptions['activities'] }),
+      Worker.create({ connection, taskQueue, activities: activities }),
     ),
   ]);
   const runs = workers.map((w) => w.run());
