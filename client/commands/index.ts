@@ -1,5 +1,11 @@
 // Every CLI command, in the order `settle --help` lists them. Add a pattern's commands here.
 import type { Command } from '../cli-kit';
 import { orderPlace, orderStatus } from './order';
+import { list } from './list';
+import { status } from './status';
+import { watch } from './watch';
+import { cancel } from './cancel';
+import { stuck } from './stuck';
+import { walletShow, walletSnapshot, walletVerify } from './wallet';
 
-export const COMMANDS: Command[] = [orderPlace, orderStatus];
+export const COMMANDS: Command[] = [orderPlace, orderStatus, list, status, watch, cancel, stuck, walletShow, walletSnapshot, walletVerify];

@@ -1,0 +1,34 @@
+// Direct database reads for CLI commands that show participant state (balances, stock, prepared transactions).
+import { Pool } from 'pg';
+import { serviceDatabaseUrl, type ServiceName } from '../services/db';
+import { CliError, EXIT } from './cli-kit';
+import { databaseUrl } from './config';
+
+/** Run fn with a short-lived pool on one service's database; clear errors when there is no database to reach. */
+export async function withServiceDb<T>(service: ServiceName, fn: (pool: Pool) => Promise<T>): Promise<T> {
+  const base = databaseUrl();
+  if (!base)
+    throw new CliError(
+      `no database to read: start the local stack with 'npm start', or set DATABASE_URL to your PostgreSQL server`,
+      EXIT.unreachable,
+    );
+  const pool = new Pool({
+    connectionString: serviceDatabaseUrl(base, service),
+    max: 2,
+    connectionTimeoutMillis: 5000,
+  });
+  pool.on('error', () => undefined);
+  try {
+    return await fn(pool);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ECONNREFUSED' || code === '3D000' || code === 'ENOTFOUND')
+      throw new CliError(
+        `cannot reach the ${service} database (${(err as Error).message}): is the stack running ('npm start')?`,
+        EXIT.unreachable,
+      );
+    throw err;
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+}
