@@ -45,6 +45,15 @@ export const inventoryMigrations: Migration[] = [
         created_at timestamptz NOT NULL DEFAULT now()
       );`,
   },
+  {
+    id: 3,
+    name: 'stock_total',
+    // The stock invariant: available + reserved never changes except by a recorded restock (total).
+    sql: `
+      ALTER TABLE stock ADD COLUMN IF NOT EXISTS total int;
+      UPDATE stock SET total = available + reserved WHERE total IS NULL;
+      ALTER TABLE stock ALTER COLUMN total SET NOT NULL;`,
+  },
 ];
 
 export const paymentsMigrations: Migration[] = [
@@ -84,6 +93,20 @@ export const paymentsMigrations: Migration[] = [
         PRIMARY KEY (stream_id, version)
       );`,
   },
+  {
+    id: 4,
+    name: 'revenue',
+    // Where charged money goes (and refunds come from): insert-only, so no hot merchant row serialises
+    // every charge. Money invariant: sum(wallets) + sum(revenue) = sum of the opening deposits.
+    sql: `
+      CREATE TABLE IF NOT EXISTS revenue (
+        id           bigserial PRIMARY KEY,
+        customer_id  text NOT NULL,
+        amount_cents bigint NOT NULL,
+        reason       text NOT NULL,
+        recorded_at  timestamptz NOT NULL DEFAULT now()
+      );`,
+  },
 ];
 
 export const notificationsMigrations: Migration[] = [
@@ -118,10 +141,10 @@ export const SEED_STOCK = [
 /** Insert the demo data where it is missing; never resets existing rows. */
 export async function seedShop(pools: { inventory: Pool; payments: Pool }): Promise<void> {
   for (const s of SEED_STOCK) {
-    await pools.inventory.query('INSERT INTO stock (sku, available) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
-      s.sku,
-      s.available,
-    ]);
+    await pools.inventory.query(
+      'INSERT INTO stock (sku, available, total) VALUES ($1, $2, $2) ON CONFLICT DO NOTHING',
+      [s.sku, s.available],
+    );
   }
   for (const c of SEED_CUSTOMERS) {
     const client = await pools.payments.connect();
@@ -262,6 +285,11 @@ export async function chargeWallet(
   reason: string,
 ): Promise<{ customerId: string; amountCents: number; balanceCents: number }> {
   const balanceCents = await appendBalanceUpdated(tx, customerId, -amountCents, reason);
+  await tx.query('INSERT INTO revenue (customer_id, amount_cents, reason) VALUES ($1, $2, $3)', [
+    customerId,
+    amountCents,
+    reason,
+  ]);
   return { customerId, amountCents, balanceCents };
 }
 
@@ -272,6 +300,11 @@ export async function refundWallet(
   reason: string,
 ): Promise<void> {
   await appendBalanceUpdated(tx, customerId, amountCents, reason);
+  await tx.query('INSERT INTO revenue (customer_id, amount_cents, reason) VALUES ($1, $2, $3)', [
+    customerId,
+    -amountCents,
+    reason,
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------- notifications

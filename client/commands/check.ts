@@ -1,0 +1,42 @@
+// `settle check`: the consistency invariants, verified directly on every participant database.
+import { closePools, createPools } from '../../services/db';
+import { checkInvariants } from '../../services/invariants';
+import { CliError, EXIT, type Command } from '../cli-kit';
+import { databaseUrl } from '../config';
+
+export const check: Command = {
+  name: 'check',
+  summary:
+    'Verify the invariants on the databases: money conserved, stock conserved, orders settled, no prepared transaction left.',
+  usage: 'check [--json]',
+  examples: ['settle check', 'settle check --json   # exit 1 when any invariant is violated'],
+  options: {},
+  async run(ctx) {
+    const url = databaseUrl();
+    if (!url)
+      throw new CliError(
+        `no database to check: start the stack with 'npm start', or set DATABASE_URL`,
+        EXIT.unreachable,
+      );
+    const pools = createPools(url, { max: 2 });
+    try {
+      const report = await checkInvariants(pools).catch((err: Error & { code?: string }) => {
+        if (err.code === 'ECONNREFUSED')
+          throw new CliError(
+            `cannot reach PostgreSQL: is the stack running ('npm start')?`,
+            EXIT.unreachable,
+          );
+        throw err;
+      });
+      if (ctx.json) ctx.emit(report);
+      else
+        for (const c of report.checks) {
+          ctx.out(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(26)} ${c.description}`);
+          for (const d of c.violations) ctx.out(`        - ${d}`);
+        }
+      return report.ok ? EXIT.ok : EXIT.error;
+    } finally {
+      await closePools(pools);
+    }
+  },
+};
