@@ -1,7 +1,9 @@
 // The CLI's small framework: commands declare their options, the kit parses strictly (unknown flags and
 // missing values are errors before anything starts), prints help with examples, and maps errors to exit codes.
 import { Client, Connection } from '@temporalio/client';
+import { connect } from 'node:net';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { AesGcmCodec, EncryptionConfigError, encryptionDataConverter } from '../services/codec';
 import { temporalConfig } from './config';
 
 export const EXIT = {
@@ -69,21 +71,55 @@ export function helpText(c: Command): string {
 let cachedClient: Promise<Client> | undefined;
 let cachedConnection: Connection | undefined;
 
+/** The payload codec when SETTLE_ENCRYPTION_KEY (or _OLD_KEYS) is configured; bad key settings fail before anything starts. */
+function clientDataConverter(): ReturnType<typeof encryptionDataConverter> {
+  try {
+    return encryptionDataConverter(AesGcmCodec.fromEnv(process.env));
+  } catch (err) {
+    if (err instanceof EncryptionConfigError) throw usageError(`bad encryption settings: ${err.message}`);
+    throw err;
+  }
+}
+
 export async function connectClient(): Promise<Client> {
   const cfg = temporalConfig();
+  const dataConverter = clientDataConverter();
   try {
+    await probeTcp(cfg.address);
     const connection = await Connection.connect({ ...cfg.connectionOptions, connectTimeout: 5000 });
     // The SDK connects lazily on some paths: prove the server answers before anything is started.
     await connection.workflowService.getSystemInfo({});
     cachedConnection = connection;
-    return new Client({ connection, namespace: cfg.namespace });
+    return new Client({ connection, namespace: cfg.namespace, ...(dataConverter ? { dataConverter } : {}) });
   } catch (err) {
     throw new CliError(
       `cannot reach Temporal at ${cfg.address} (${(err as Error).message.split('\n')[0]}).\n` +
-        `Start the local stack with 'npm start' (or 'npx settle' after it), or point TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE at your cluster.`,
+        `Start the local stack with 'npm start' (Temporal on localhost:7233), or point TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (and TLS / API key) at your cluster.`,
       EXIT.unreachable,
     );
   }
+}
+
+/** Fail fast on a refused port instead of waiting out the gRPC connect deadline. */
+function probeTcp(address: string): Promise<void> {
+  const m = /^(.*):(\d+)$/.exec(address);
+  if (!m) return Promise.resolve();
+  const host = m[1]!.replace(/^\[|\]$/g, '');
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host, port: Number(m[2]) });
+    const done = (err?: Error): void => {
+      sock.destroy();
+      if (err) reject(err);
+      else resolve();
+    };
+    sock.setTimeout(3000, () => done(new Error('connection timed out')));
+    sock.once('connect', () => done());
+    sock.once('error', (e) =>
+      done(
+        new Error((e as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'connection refused' : e.message),
+      ),
+    );
+  });
 }
 
 export async function closeClient(): Promise<void> {

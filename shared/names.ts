@@ -11,8 +11,23 @@ export const TASK_QUEUES = {
   bankA: 'settle-bank-a',
   bankB: 'settle-bank-b',
   tcc: 'settle-tcc',
+  /** The 2PC message-queue participant: transfer events prepared in an outbox table. */
+  outbox: 'settle-outbox',
 } as const;
 export type TaskQueueName = (typeof TASK_QUEUES)[keyof typeof TASK_QUEUES];
+
+/**
+ * The benchmark's no-I/O activities (`npm run bench`), one queue per mirrored service so the `engine` and
+ * `baseline` workloads have the order saga's exact queue topology; `memory` is polled only by the bench's
+ * main-thread worker that measures the heap per cached workflow.
+ */
+export const BENCH_TASK_QUEUES = {
+  orders: 'settle-bench-orders',
+  inventory: 'settle-bench-inventory',
+  payments: 'settle-bench-payments',
+  notifications: 'settle-bench-notifications',
+  memory: 'settle-bench-memory',
+} as const;
 
 /** Custom search attributes: registered on the dev server at start, set by every workflow. */
 export const SA = {
@@ -23,4 +38,4 @@ export const SA = {
 } as const;
 export const SEARCH_ATTRIBUTES = Object.values(SA);
 
-export type Pattern = 'saga' | '2pc' | '3pc' | 'tcc';
+export type Pattern = 'saga' | '2pc' | '3pc' | 'tcc' | 'choreography';

@@ -1,10 +1,19 @@
 // Hosts the whole local deployment in one process: the stack (PostgreSQL + Temporal dev server, or external
 // ones) and every worker. `npm start`, the demo and the benchmark use it.
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, type Worker } from '@temporalio/worker';
 import { rmSync, writeFileSync } from 'node:fs';
 import { DATA_DIR, localPorts, STACK_FILE, temporalConfig, type StackInfo } from '../client/config';
+import {
+  AesGcmCodec,
+  EncryptionConfigError,
+  encryptionDataConverter,
+  startCodecServer,
+} from '../services/codec';
 import { startStack, type Stack } from '../services/stack';
 import { createWorkers, runWorkers, shutdownWorkers, type WorkerSetOptions } from './index';
+import { ensureRelays } from './relays';
+import { installRuntime, startTransactionGauges } from './metrics';
 
 export interface HostedStack {
   stack: Stack;
@@ -16,11 +25,25 @@ export interface HostedStack {
   shutdown(): Promise<void>;
 }
 
-let runtimeInstalled = false;
-function quietRuntime(): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
+/** The process runtime: quiet logs, no signal handling of its own, the Prometheus endpoint on the metrics port. */
+function quietRuntime(metricsPort: number | undefined, log: (m: string) => void): string | undefined {
+  const { url, error } = installRuntime({
+    metricsPort,
+    logger: new DefaultLogger('ERROR'),
+    shutdownSignals: [],
+  });
+  if (error) log(error);
+  return url;
+}
+
+/** Payload encryption when SETTLE_ENCRYPTION_KEY is set (services/codec.ts); a bad key fails start-up. */
+function codecFromEnv(): AesGcmCodec | undefined {
+  try {
+    return AesGcmCodec.fromEnv(process.env);
+  } catch (err) {
+    if (err instanceof EncryptionConfigError) throw new Error(`bad encryption settings: ${err.message}`);
+    throw err;
+  }
 }
 
 export async function hostStack(
@@ -28,11 +51,14 @@ export async function hostStack(
     log?: (m: string) => void;
     workerOptions?: Partial<WorkerSetOptions>;
     writeStackFile?: boolean;
+    /** Serve Prometheus metrics on SETTLE_METRICS_PORT (default true). */
+    metrics?: boolean;
   } = {},
 ): Promise<HostedStack> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`[settle] ${m}\n`));
-  quietRuntime();
   const ports = localPorts();
+  const codec = codecFromEnv();
+  const metricsUrl = quietRuntime(opts.metrics === false ? undefined : ports.metrics, log);
   const external = process.env.TEMPORAL_ADDRESS ? temporalConfig() : undefined;
   const stack = await startStack({
     dataDir: DATA_DIR,
@@ -53,24 +79,86 @@ export async function hostStack(
     throw err;
   }
   const namespace = external?.namespace ?? stack.temporal.namespace;
-  const workers = await createWorkers({ connection, namespace, pools: stack.pools, ...opts.workerOptions });
+  const dataConverter = encryptionDataConverter(codec);
+  if (codec) log(`payload encryption on (key id ${codec.keyId ?? 'none: decode only'})`);
+  const workers = await createWorkers({
+    connection,
+    namespace,
+    pools: stack.pools,
+    ...(dataConverter ? { dataConverter } : {}),
+    ...opts.workerOptions,
+  });
   const running = runWorkers(workers);
+  await ensureRelays(external ? external.connectionOptions : { address: stack.temporal.address }, namespace);
   const info: StackInfo = {
     temporalAddress: external?.address ?? stack.temporal.address,
     namespace,
     uiUrl: stack.temporal.uiUrl,
     databaseUrl: stack.postgres.url,
     pid: process.pid,
+    ...(metricsUrl ? { metricsUrl } : {}),
   };
+  const extras = await startOperability({
+    address: info.temporalAddress,
+    namespace,
+    external,
+    codec,
+    metrics: metricsUrl !== undefined,
+    log,
+  });
   if (opts.writeStackFile !== false) writeFileSync(STACK_FILE, JSON.stringify(info, null, 2) + '\n');
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>
     (stopping ??= (async () => {
       shutdownWorkers(workers);
+      await extras.stop();
       await running.catch((e: Error) => log(`worker stopped with error: ${e.message}`));
       await connection.close().catch(() => undefined);
       if (opts.writeStackFile !== false) rmSync(STACK_FILE, { force: true });
       await stack.stop();
     })());
   return { stack, connection, workers, info, running, shutdown };
+}
+
+/**
+ * What the host adds for operators: visibility gauges on the metrics endpoint, and (with encryption on) the codec
+ * endpoint the Web UI decodes through (SETTLE_CODEC_PORT, default 8234; origins SETTLE_CODEC_ORIGINS).
+ */
+async function startOperability(o: {
+  address: string;
+  namespace: string;
+  external?: ReturnType<typeof temporalConfig>;
+  codec?: AesGcmCodec;
+  metrics: boolean;
+  log: (m: string) => void;
+}): Promise<{ stop(): Promise<void> }> {
+  const stops: (() => Promise<void>)[] = [];
+  if (o.metrics) {
+    const connection = await Connection.connect(
+      o.external ? o.external.connectionOptions : { address: o.address },
+    );
+    const client = new Client({ connection, namespace: o.namespace });
+    const gauges = startTransactionGauges(client, { log: o.log });
+    stops.push(async () => {
+      gauges.stop();
+      await connection.close();
+    });
+  }
+  if (o.codec) {
+    const port = Number(process.env.SETTLE_CODEC_PORT || 8234);
+    const ui = localPorts().ui;
+    const origins = (process.env.SETTLE_CODEC_ORIGINS || `http://localhost:${ui},http://127.0.0.1:${ui}`)
+      .split(',')
+      .map((x) => x.trim());
+    try {
+      const server = await startCodecServer(o.codec, { port, allowedOrigins: origins, log: o.log });
+      o.log(`codec endpoint for the Web UI: ${server.url} (Web UI: Settings > Codec Server)`);
+      stops.push(() => server.close());
+    } catch (err) {
+      o.log(
+        `codec endpoint not started on port ${port}: ${(err as Error).message} (set SETTLE_CODEC_PORT, or run: npm run codec-server)`,
+      );
+    }
+  }
+  return { stop: async () => void (await Promise.all(stops.map((s) => s().catch(() => undefined)))) };
 }

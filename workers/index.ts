@@ -10,7 +10,12 @@ import {
   createPaymentsActivities,
 } from '../activities/shop';
 import type { FaultHooks } from '../activities/branch';
+import { createChoreographyActivities } from '../activities/choreography';
+import { createBankActivities, createOutboxActivities } from '../activities/banks';
+import { createTccActivities } from '../activities/tcc';
+import { localPorts } from '../client/config';
 import type { Pools } from '../services/db';
+import { WORKFLOW_METRICS_MODULE } from './metrics';
 import { TASK_QUEUES } from '../shared';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
@@ -31,23 +36,55 @@ export interface WorkerSetOptions {
   tuning?: Partial<
     Pick<
       WorkerOptions,
-      'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'
+      | 'maxCachedWorkflows'
+      | 'maxConcurrentActivityTaskExecutions'
+      | 'maxConcurrentWorkflowTaskExecutions'
+      | 'maxConcurrentLocalActivityExecutions'
+      | 'workflowTaskPollerBehavior'
+      | 'activityTaskPollerBehavior'
+      | 'nonStickyToStickyPollRatio'
     >
   >;
   /** Extra options for the orchestration worker (interceptors, sinks). */
   orchestration?: Partial<WorkerOptions>;
+  /**
+   * Payload codec (+ failure converter) for every worker: set only when encryption is configured
+   * (services/codec.ts encryptionDataConverter). With a pre-built workflowBundle, bundle it with the same
+   * failureConverterPath.
+   */
+  dataConverter?: WorkerOptions['dataConverter'];
 }
 
 export function activitiesFor(queue: QueueKey, pools: Pools, hooks?: FaultHooks): object {
   switch (queue) {
     case 'orders':
-      return createOrdersActivities(pools.orders, hooks);
+      return {
+        ...createOrdersActivities(pools.orders, hooks),
+        ...createChoreographyActivities('orders', pools.orders),
+      };
     case 'inventory':
-      return createInventoryActivities(pools.inventory, hooks);
+      return {
+        ...createInventoryActivities(pools.inventory, hooks),
+        ...createChoreographyActivities('inventory', pools.inventory),
+      };
     case 'payments':
-      return createPaymentsActivities(pools.payments, hooks);
+      return {
+        ...createPaymentsActivities(pools.payments, hooks),
+        ...createChoreographyActivities('payments', pools.payments),
+      };
     case 'notifications':
       return createNotificationsActivities(pools.notifications, hooks);
+    case 'bankA':
+      return createBankActivities(pools.bank_a, hooks);
+    case 'bankB':
+      return createBankActivities(pools.bank_b, hooks);
+    case 'outbox':
+      return createOutboxActivities(pools.outbox, hooks);
+    case 'tcc':
+      // The TCC participant server (started with the stack); tests override this with their own server's URL.
+      return createTccActivities({
+        baseUrl: () => process.env.SETTLE_TCC_URL || `http://127.0.0.1:${localPorts().tcc}`,
+      });
     default:
       return {};
   }
@@ -62,6 +99,7 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
       namespace: opts.namespace,
       taskQueue: TASK_QUEUES[q],
       ...opts.tuning,
+      ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     };
     if (q === 'orchestration') {
       workers.push(
@@ -69,7 +107,12 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
           ...base,
           ...(opts.workflowBundle
             ? { workflowBundle: opts.workflowBundle }
-            : { workflowsPath: WORKFLOWS_PATH }),
+            : // Settle's own metrics (outcomes, compensations, phase durations) from workflow code; a pre-built
+              // bundle carries its interceptor modules itself (bundleWorkflowCode workflowInterceptorModules).
+              {
+                workflowsPath: WORKFLOWS_PATH,
+                interceptors: { workflowModules: [WORKFLOW_METRICS_MODULE] },
+              }),
           ...opts.orchestration,
         }),
       );

@@ -10,7 +10,10 @@ import {
   type OrderStep,
   type SagaResult,
 } from '../../shared';
-import { EXIT, intFlag, str, usageError, type Command } from '../cli-kit';
+import { EXIT, intFlag, str, usageError, type Command, type CommandContext } from '../cli-kit';
+import type { Client } from '@temporalio/client';
+import type { choreographedOrder } from '../../workflows';
+import { choreographyWorkflowId, type ChoreographedOrderResult } from '../../shared/events';
 import { describeTransaction, printLedger } from '../transactions';
 
 function newOrderId(): string {
@@ -22,11 +25,12 @@ export const orderPlace: Command = {
   summary:
     'Place an order: runs the order saga (create order -> reserve stock -> charge -> notify) and waits for its outcome.',
   usage:
-    'order place --customer ID --sku SKU --qty N --amount N [--order-id ID] [--fail-at create|reserve|charge|notify] [--detach] [--json]',
+    'order place --customer ID --sku SKU --qty N --amount N [--order-id ID] [--fail-at create|reserve|charge|notify] [--detach] [--mode orchestration|choreography] [--json]',
   examples: [
     'settle order place --customer alice --sku SKU-1 --qty 2 --amount 30',
     'settle order place --customer alice --sku SKU-1 --qty 1 --amount 15 --fail-at charge --json',
     'settle order place --customer bob --sku SKU-2 --qty 1 --amount 9.99 --detach   # start and return; then: settle watch <id>',
+    'settle order place --customer carol --sku SKU-1 --qty 1 --amount 50 --mode choreography   # services react to events; no orchestrator',
   ],
   options: {
     customer: { type: 'string' },
@@ -36,6 +40,7 @@ export const orderPlace: Command = {
     'order-id': { type: 'string' },
     'fail-at': { type: 'string' },
     detach: { type: 'boolean', default: false },
+    mode: { type: 'string' },
   },
   async run(ctx) {
     const v = ctx.values;
@@ -58,9 +63,15 @@ export const orderPlace: Command = {
     const failAt = str(v['fail-at']);
     if (failAt !== undefined) input.failAt = failAt as OrderStep;
     const errors = validateOrderInput(input);
+    const mode = str(v.mode) ?? 'orchestration';
+    if (mode !== 'orchestration' && mode !== 'choreography')
+      errors.push(`--mode must be orchestration or choreography, got '${mode}'`);
+    if (mode === 'choreography' && (input.failAt || v.detach))
+      errors.push('--fail-at and --detach are for --mode orchestration');
     if (errors.length) throw usageError(errors.join('\n'));
 
     const client = await ctx.client();
+    if (mode === 'choreography') return placeChoreographed(ctx, client, input);
     const workflowId = orderWorkflowId(input.orderId);
     let handle;
     try {
@@ -122,6 +133,51 @@ export const orderPlace: Command = {
     return result.status === 'completed' || result.status === 'compensated' ? EXIT.ok : EXIT.attention;
   },
 };
+
+/** The choreographed variant: the services settle the order between themselves through their outboxes. */
+async function placeChoreographed(ctx: CommandContext, client: Client, input: OrderInput): Promise<number> {
+  const { failAt: _failAt, ...order } = input;
+  const workflowId = choreographyWorkflowId(input.orderId);
+  let r: ChoreographedOrderResult;
+  try {
+    r = await client.workflow.execute<typeof choreographedOrder>('choreographedOrder', {
+      taskQueue: TASK_QUEUES.orchestration,
+      workflowId,
+      args: [order],
+      staticSummary: `${orderSummary(input)} (choreographed)`,
+      staticDetails:
+        'Choreography: OrderPlaced -> StockReserved|StockRejected -> PaymentCompleted|PaymentFailed -> StockReleased',
+      typedSearchAttributes: [
+        { key: SA.pattern, value: 'choreography' },
+        { key: SA.businessKey, value: input.orderId },
+        { key: SA.status, value: 'running' },
+      ],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError)
+      throw usageError(`order ${input.orderId} already exists (${workflowId})`);
+    throw err;
+  }
+  const forward = new Set(['OrderPlaced', 'StockReserved', 'PaymentCompleted']);
+  const doc = {
+    workflowId,
+    orderId: input.orderId,
+    mode: 'choreography',
+    status: r.status === 'confirmed' ? 'completed' : 'compensated',
+    orderStatus: r.status,
+    steps: r.events.filter((e) => forward.has(e.topic)).map((e) => e.topic),
+    compensations: r.events.filter((e) => e.topic === 'StockReleased').map((e) => e.topic),
+    events: r.events,
+  };
+  if (ctx.json) ctx.emit(doc);
+  else {
+    ctx.out(`Order ${input.orderId}: ${r.status} by the services' events  (${workflowId})`);
+    for (const e of r.events)
+      ctx.out(`  ${e.service.padEnd(9)} ${e.topic}${e.reason ? `  (${e.reason})` : ''}`);
+  }
+  return EXIT.ok;
+}
 
 export const orderStatus: Command = {
   name: 'order status',

@@ -1,6 +1,6 @@
 // PostgreSQL alone (no Temporal) for tests of the participant services: embedded on a free port in a temp
 // directory (or SETTLE_TEST_DATABASE_URL), every service database migrated and seeded.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closePools, createPools, type Pools } from '../../services/db';
@@ -16,6 +16,7 @@ export interface TestDatabases {
 
 export async function startTestDatabases(): Promise<TestDatabases> {
   const dataDir = mkdtempSync(join(tmpdir(), 'settle-db-'));
+  chmodSync(dataDir, 0o755); // the embedded server runs as 'postgres' when we are root
   const external = process.env.SETTLE_TEST_DATABASE_URL;
   const postgres = external
     ? externalPostgres(external)

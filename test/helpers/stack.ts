@@ -2,7 +2,7 @@
 // free ports and in a temporary directory, so they never touch (or collide with) a running `npm start`.
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../services/processes';
@@ -22,6 +22,7 @@ export interface TestStack {
 export async function startTestStack(opts: { persistent?: boolean } = {}): Promise<TestStack> {
   quietRuntime();
   const dataDir = mkdtempSync(join(tmpdir(), 'settle-test-'));
+  chmodSync(dataDir, 0o755); // the embedded server runs as 'postgres' when we are root
   const stack = await startStack({
     dataDir,
     databaseUrl: process.env.SETTLE_TEST_DATABASE_URL || undefined,

@@ -1,0 +1,62 @@
+// The choreographed order saga's event contract, shared by the services (publish/handle), the relay workflow
+// (routing) and the CLI. Imports nothing Node-only.
+export type ShopService = 'orders' | 'inventory' | 'payments';
+export const SHOP_SERVICES: ShopService[] = ['orders', 'inventory', 'payments'];
+
+export type Topic =
+  'OrderPlaced' | 'StockReserved' | 'StockRejected' | 'PaymentCompleted' | 'PaymentFailed' | 'StockReleased';
+
+/** Events carry complete information, so a subscriber never has to call back the publisher. */
+export interface OrderEventPayload {
+  orderId: string;
+  customerId: string;
+  sku: string;
+  qty: number;
+  amountCents: number;
+  /** The workflow that waits for the order to settle (for the trail, not for control). */
+  workflowId: string;
+  reason?: string;
+}
+
+export interface OutboxEvent {
+  seq: number;
+  eventId: string;
+  topic: Topic;
+  key: string;
+  payload: OrderEventPayload;
+  service: ShopService;
+}
+
+/** Which services react to which topic. */
+export const SUBSCRIPTIONS: Record<Topic, ShopService[]> = {
+  OrderPlaced: ['inventory'],
+  StockReserved: ['payments'],
+  StockRejected: ['orders'],
+  PaymentCompleted: ['orders'],
+  PaymentFailed: ['inventory'],
+  StockReleased: ['orders'],
+};
+
+export interface TrailEntry {
+  topic: Topic;
+  service: ShopService;
+  createdAt: string;
+  publishedAt: string | null;
+  reason?: string;
+}
+
+export interface ChoreographedOrderResult {
+  workflowId: string;
+  orderId: string;
+  /** confirmed or cancelled: what the services settled on between themselves. */
+  status: string;
+  events: TrailEntry[];
+}
+
+export const relayWorkflowId = (service: ShopService): string => `outbox-relay-${service}`;
+export const choreographyWorkflowId = (orderId: string): string => `choreography-${orderId}`;
+
+/** Merge the services' outbox trails into causal order (a reaction's transaction starts after its cause committed). */
+export function mergeTrails(trails: TrailEntry[][]): TrailEntry[] {
+  return trails.flat().sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+}
