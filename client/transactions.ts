@@ -1,8 +1,29 @@
 // Reading a transaction's state, whatever its pattern: Temporal's description, the workflow's progress query
 // while it runs, its result once it has closed. One stable JSON shape for every CLI command that shows one.
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { SA, sagaProgressQuery, type LedgerEntry, type SagaResult } from '../shared';
+import {
+  QueryNotRegisteredError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+  type WorkflowExecutionInfo,
+} from '@temporalio/client';
+import { optionalTsToMs } from '@temporalio/common';
+import { SA, sagaProgressQuery, type LedgerEntry, type SagaProgress, type SagaResult } from '../shared';
 import { CliError, EXIT } from './cli-kit';
+
+/** How long a progress query may take: a workflow whose worker is down must not hang the CLI. */
+export const QUERY_DEADLINE_MS = 5000;
+
+/** An activity Temporal is retrying or running right now (retries inside one step are not in the ledger). */
+export interface PendingActivityView {
+  activityType: string;
+  state: string;
+  attempt: number;
+  maximumAttempts?: number;
+  lastFailure?: string;
+  scheduledAt?: string;
+  lastStartedAt?: string;
+}
 
 export interface TransactionView {
   workflowId: string;
@@ -21,49 +42,156 @@ export interface TransactionView {
   ledger: LedgerEntry[];
   failure?: { step?: string; type?: string; message: string };
   result?: unknown;
+  /** Added later (optional, so older consumers are unaffected): */
+  /** The workflow's one-line static summary ("Order o-1: 2 x SKU-1 for alice, 30.00"). */
+  summary?: string;
+  needsOperator?: boolean;
+  pendingActivities?: PendingActivityView[];
+  /** Why the ledger is empty for a running workflow (no worker answered the progress query, ...). */
+  note?: string;
+}
+
+/** The short form `list` and `stuck` print: what visibility knows, without asking the workflow. */
+export interface TransactionRow {
+  workflowId: string;
+  runId: string;
+  type: string;
+  pattern?: string;
+  businessKey?: string;
+  status: string;
+  temporalStatus: string;
+  needsOperator: boolean;
+  startedAt: string;
+  closedAt?: string;
+  /** Whole seconds since it started (what --older-than compares). */
+  ageSeconds: number;
+  /** Whole seconds from start to close, once closed. */
+  durationSeconds?: number;
+}
+
+const TEMPORAL_ONLY_STATUS = new Set(['running', 'compensating', 'preparing', 'committing', 'aborting']);
+
+/**
+ * Settle's status for a row: the SettleStatus search attribute, except when Temporal ended the workflow in a way
+ * the workflow could not record (terminated, timed out, failed): then that is the truth.
+ */
+export function effectiveStatus(saStatus: string | undefined, temporalStatus: string): string {
+  const closedAbnormally = ['FAILED', 'TERMINATED', 'TIMED_OUT', 'CANCELLED'].includes(temporalStatus);
+  if (saStatus && !(closedAbnormally && TEMPORAL_ONLY_STATUS.has(saStatus))) return saStatus;
+  return temporalStatus.toLowerCase().replace(/_/g, '-');
+}
+
+export function transactionRow(info: WorkflowExecutionInfo, now = Date.now()): TransactionRow {
+  const sa = info.typedSearchAttributes;
+  return {
+    workflowId: info.workflowId,
+    runId: info.runId,
+    type: info.type,
+    pattern: sa.get(SA.pattern),
+    businessKey: sa.get(SA.businessKey),
+    status: effectiveStatus(sa.get(SA.status), info.status.name),
+    temporalStatus: info.status.name,
+    needsOperator: sa.get(SA.needsOperator) === true,
+    startedAt: info.startTime.toISOString(),
+    closedAt: info.closeTime?.toISOString(),
+    ageSeconds: Math.max(0, Math.floor((now - info.startTime.getTime()) / 1000)),
+    durationSeconds: info.closeTime ? Math.max(0, Math.floor((info.closeTime.getTime() - info.startTime.getTime()) / 1000)) : undefined,
+  };
+}
+
+// temporal.api.enums.v1.PendingActivityState (the raw description carries the number).
+const PENDING_STATES: Record<number, string> = { 1: 'SCHEDULED', 2: 'STARTED', 3: 'CANCEL_REQUESTED', 4: 'PAUSED', 5: 'PAUSE_REQUESTED' };
+
+function pendingActivities(d: WorkflowExecutionDescription): PendingActivityView[] {
+  return (d.raw.pendingActivities ?? []).map((a) => {
+    const scheduled = optionalTsToMs(a.scheduledTime);
+    const started = optionalTsToMs(a.lastStartedTime);
+    const state = typeof a.state === 'number' ? (PENDING_STATES[a.state] ?? String(a.state)) : String(a.state ?? '');
+    return {
+      activityType: a.activityType?.name ?? '?',
+      state: state.replace(/^PENDING_ACTIVITY_STATE_/, ''),
+      attempt: a.attempt ?? 1,
+      maximumAttempts: a.maximumAttempts || undefined,
+      lastFailure: a.lastFailure?.message ?? undefined,
+      scheduledAt: scheduled === undefined ? undefined : new Date(scheduled).toISOString(),
+      lastStartedAt: started === undefined ? undefined : new Date(started).toISOString(),
+    };
+  });
+}
+
+/** Ask a running workflow for its ledger, bounded by QUERY_DEADLINE_MS. Undefined (with a reason) when it cannot answer. */
+export async function queryProgress(
+  client: Client,
+  workflowId: string,
+  runId?: string,
+): Promise<{ progress?: SagaProgress; note?: string }> {
+  try {
+    const handle = client.workflow.getHandle(workflowId, runId);
+    const progress = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(sagaProgressQuery));
+    return { progress };
+  } catch (err) {
+    if (err instanceof QueryNotRegisteredError) return { note: 'this workflow has no step ledger (not a saga)' };
+    const msg = (err as Error).message ?? String(err);
+    if (/deadline|timeout|timed out/i.test(msg)) return { note: 'no worker answered the progress query: is a worker for the orchestration queue running?' };
+    return { note: `progress query failed: ${msg.split('\n')[0]}` };
+  }
+}
+
+function applyProgress(view: TransactionView, p: SagaProgress): void {
+  view.status = p.status;
+  view.ledger = p.ledger;
+  view.failure = p.failure;
+  view.steps = p.ledger.filter((e) => e.kind === 'step' && (e.status === 'completed' || e.status === 'compensated')).map((e) => e.name);
+  view.compensations = p.ledger.filter((e) => e.kind === 'compensation' && e.status === 'compensated').map((e) => e.name);
+  view.needsOperator = p.status === 'needs-operator';
+}
+
+/** Encrypted payloads read without the key: say which setting is missing instead of a converter stack trace. */
+function explainDecodeError(err: unknown): never {
+  const msg = (err as Error).message ?? String(err);
+  if (/encoding|binary\/encrypted|decrypt/i.test(msg))
+    throw new CliError(
+      `cannot read this transaction's payloads (${msg.split('\n')[0]}); they are encrypted: set SETTLE_ENCRYPTION_KEY / SETTLE_ENCRYPTION_OLD_KEYS to the workers' keys`,
+      EXIT.error,
+    );
+  throw err;
 }
 
 export async function describeTransaction(client: Client, workflowId: string): Promise<TransactionView> {
   const handle = client.workflow.getHandle(workflowId);
-  let d;
+  let d: WorkflowExecutionDescription;
   try {
     d = await handle.describe();
   } catch (err) {
     if (err instanceof WorkflowNotFoundError)
-      throw new CliError(`no transaction with id '${workflowId}'`, EXIT.notFound);
+      throw new CliError(`no transaction with id '${workflowId}' (see: settle list)`, EXIT.notFound);
     throw err;
   }
+  const sa = d.typedSearchAttributes;
   const view: TransactionView = {
     workflowId,
     runId: d.runId,
     type: d.type,
-    pattern: d.typedSearchAttributes.get(SA.pattern),
-    businessKey: d.typedSearchAttributes.get(SA.businessKey),
-    status: d.typedSearchAttributes.get(SA.status) ?? d.status.name.toLowerCase(),
+    pattern: sa.get(SA.pattern),
+    businessKey: sa.get(SA.businessKey),
+    status: effectiveStatus(sa.get(SA.status), d.status.name),
     temporalStatus: d.status.name,
     startedAt: d.startTime.toISOString(),
     closedAt: d.closeTime?.toISOString(),
     steps: [],
     compensations: [],
     ledger: [],
+    needsOperator: sa.get(SA.needsOperator) === true,
   };
+  view.summary = await d.staticSummary().catch(() => undefined);
   if (d.status.name === 'RUNNING') {
-    try {
-      const p = await handle.query(sagaProgressQuery);
-      view.status = p.status;
-      view.ledger = p.ledger;
-      view.failure = p.failure;
-      view.steps = p.ledger
-        .filter((e) => e.kind === 'step' && (e.status === 'completed' || e.status === 'compensated'))
-        .map((e) => e.name);
-      view.compensations = p.ledger
-        .filter((e) => e.kind === 'compensation' && e.status === 'compensated')
-        .map((e) => e.name);
-    } catch {
-      /* not a saga, or no worker to answer the query right now: the description is all we have */
-    }
+    const { progress, note } = await queryProgress(client, workflowId, d.runId);
+    if (progress) applyProgress(view, progress);
+    if (note) view.note = note;
+    const pending = pendingActivities(d);
+    if (pending.length) view.pendingActivities = pending;
   } else if (d.status.name === 'COMPLETED') {
-    const r = (await handle.result()) as Partial<SagaResult> & { status?: string };
+    const r = (await handle.result().catch(explainDecodeError)) as Partial<SagaResult> & { status?: string };
     if (r && typeof r === 'object') {
       view.status = r.status ?? view.status;
       view.steps = r.steps ?? [];
@@ -71,6 +199,7 @@ export async function describeTransaction(client: Client, workflowId: string): P
       view.ledger = r.ledger ?? [];
       view.failure = r.failure;
       view.result = r;
+      view.needsOperator = r.status === 'needs-operator';
     }
   } else {
     try {
@@ -84,28 +213,37 @@ export async function describeTransaction(client: Client, workflowId: string): P
   return view;
 }
 
+/** Render rows as an aligned table (no trailing spaces). */
+export function table(head: string[], rows: string[][]): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [fmt(head), ...rows.map(fmt)];
+}
+
+const clock = (iso?: string): string => iso?.slice(11, 23) ?? '';
+
 export function printLedger(view: TransactionView, out: (t: string) => void): void {
   out(`${view.workflowId}  ${view.type}  ${view.status}${view.businessKey ? `  (${view.businessKey})` : ''}`);
-  if (view.ledger.length === 0) return;
-  const rows = view.ledger.map((e) => [
-    e.kind === 'compensation' ? `↩ ${e.name}` : e.name,
-    e.status + (e.noop ? ' (nothing to undo)' : ''),
-    String(e.attempts),
-    e.startedAt?.slice(11, 23) ?? '',
-    e.endedAt?.slice(11, 23) ?? '',
-    e.lastError ?? '',
-  ]);
-  const head = ['STEP', 'STATUS', 'FAILS', 'STARTED', 'ENDED', 'LAST ERROR'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (r: string[]): string =>
-    r
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  out(fmt(head));
-  for (const r of rows) out(fmt(r));
-  if (view.failure)
-    out(
-      `failure: ${view.failure.step ? `${view.failure.step}: ` : ''}${view.failure.type ? `${view.failure.type}: ` : ''}${view.failure.message}`,
-    );
+  if (view.summary) out(`  ${view.summary}`);
+  const times = [view.startedAt && `started ${view.startedAt}`, view.closedAt && `closed ${view.closedAt}`].filter(Boolean);
+  if (times.length) out(`  ${times.join(', ')}${view.pattern ? `, pattern ${view.pattern}` : ''}, Temporal status ${view.temporalStatus}`);
+  if (view.ledger.length > 0) {
+    const rows = view.ledger.map((e) => [
+      e.kind === 'compensation' ? `↩ ${e.name}` : e.name,
+      e.status + (e.noop ? ' (nothing to undo)' : ''),
+      String(e.attempts),
+      clock(e.startedAt),
+      clock(e.endedAt),
+      e.lastError ?? '',
+    ]);
+    for (const line of table(['STEP', 'STATUS', 'FAILS', 'STARTED', 'ENDED', 'LAST ERROR'], rows)) out(line);
+  } else if (view.note) {
+    out(`  (${view.note})`);
+  }
+  for (const a of view.pendingActivities ?? []) {
+    const max = a.maximumAttempts ? `/${a.maximumAttempts}` : '';
+    out(`  in flight: ${a.activityType} ${a.state.toLowerCase()}, attempt ${a.attempt}${max}${a.lastFailure ? `, last failure: ${a.lastFailure}` : ''}`);
+  }
+  if (view.failure) out(`failure: ${view.failure.step ? `${view.failure.step}: ` : ''}${view.failure.type ? `${view.failure.type}: ` : ''}${view.failure.message}`);
+  if (view.status === 'needs-operator') out(`needs an operator: settle resolve ${view.workflowId} retry|skip|abort`);
 }

@@ -10,6 +10,7 @@ export const SERVICE_NAMES = [
   'bank_a',
   'bank_b',
   'tcc',
+  'outbox',
 ] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 

@@ -30,6 +30,8 @@ export interface StackOptions {
   dbPrefix?: string;
   poolMax?: number;
   sqlitePragmas?: string[];
+  /** Extra Temporal dev server dynamic config (see startDevServer). */
+  dynamicConfig?: Record<string, string | number | boolean>;
   log?: (msg: string) => void;
 }
 
@@ -80,6 +82,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         uiPort: opts.uiPort,
         persistent: opts.persistent,
         sqlitePragmas: opts.sqlitePragmas,
+        dynamicConfig: opts.dynamicConfig,
       });
       stops.push(() => server.stop());
       temporal = { address: server.address, namespace: server.namespace, uiUrl: server.uiUrl, server };

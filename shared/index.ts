@@ -3,3 +3,4 @@ export * from './errors';
 export * from './money';
 export * from './saga';
 export * from './order';
+export * from './transfer';

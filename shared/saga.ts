@@ -21,13 +21,22 @@ export interface LedgerEntry {
   /** For a compensation: the step it undoes. */
   undoes?: string;
   status: LedgerStatus;
-  /** Failed attempts seen by the workflow (activity retries inside one call are in history). */
+  /**
+   * Failed invocations seen by the saga engine. One invocation is one call of the step's (or compensation's)
+   * run function: the activity's own retries inside it are in history (and in `settle status` as pending
+   * activities), so each count here is one *exhausted* retry budget, a saga-level step timeout, or a
+   * non-retryable failure. It grows again with each engine re-try after the pivot and each operator `retry`.
+   */
   attempts: number;
   lastError?: string;
   startedAt?: string;
   endedAt?: string;
   /** For a compensation: true when the barrier found nothing to undo (a null compensation). */
   noop?: boolean;
+  /** The parallel group the step belongs to (its steps run concurrently and are compensated together). */
+  group?: string;
+  /** The last operator decision applied to this entry (also recorded in history as an update). */
+  resolution?: { action: OperatorAction; reason?: string; operator?: string; at: string };
 }
 
 export interface SagaFailureInfo {
@@ -63,6 +72,11 @@ export interface OperatorDecision {
   /** Required for skip: what the operator did by hand. */
   reason?: string;
   operator?: string;
+  /**
+   * The parked entry to resolve (a compensation name or the step it undoes, or a forward step name). Optional:
+   * by default the decision goes to the entry that has been waiting longest.
+   */
+  step?: string;
 }
 export const resolveCompensationUpdate = defineUpdate<SagaProgress, [OperatorDecision]>(
   'resolveCompensation',

@@ -6,6 +6,7 @@ import { status } from './status';
 import { watch } from './watch';
 import { cancel } from './cancel';
 import { stuck } from './stuck';
+import { check } from './check';
 import { walletShow, walletSnapshot, walletVerify } from './wallet';
 
-export const COMMANDS: Command[] = [orderPlace, orderStatus, list, status, watch, cancel, stuck, walletShow, walletSnapshot, walletVerify];
+export const COMMANDS: Command[] = [orderPlace, orderStatus, list, status, watch, cancel, stuck, walletShow, walletSnapshot, walletVerify, check];

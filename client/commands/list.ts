@@ -38,6 +38,12 @@ const IN_PROGRESS = new Set([
   'cancelling',
 ]);
 const STATUS_RE = /^[a-z][a-z0-9-]{0,31}$/;
+/**
+ * SettleStatus of long-lived service workflows that carry a pattern but are not transactions (the outbox
+ * relays): they run forever by design, so `stuck` and the stuck gauge leave them out.
+ */
+export const SERVICE_STATUSES = ['relay'] as const;
+
 
 export interface ListFilter {
   pattern?: string;
@@ -48,6 +54,8 @@ export interface ListFilter {
   runningOnly?: boolean;
   /** Only transactions parked for an operator. */
   needsOperator?: boolean;
+  /** Leave out long-lived service workflows (SERVICE_STATUSES). */
+  transactionsOnly?: boolean;
   now?: number;
 }
 
@@ -68,6 +76,7 @@ export function buildListQuery(f: ListFilter): string {
   if (f.needsOperator) parts.push('SettleNeedsOperator = true');
   if (f.runningOnly && !parts.includes(`ExecutionStatus = 'Running'`))
     parts.push(`ExecutionStatus = 'Running'`);
+  if (f.transactionsOnly) parts.push(`SettleStatus NOT IN (${SERVICE_STATUSES.map(quote).join(', ')})`);
   if (f.olderThanMs !== undefined)
     parts.push(`StartTime < ${quote(new Date((f.now ?? Date.now()) - f.olderThanMs).toISOString())}`);
   return parts.join(' AND ');

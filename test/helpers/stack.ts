@@ -19,8 +19,16 @@ export interface TestStack {
   teardown(): Promise<void>;
 }
 
-export async function startTestStack(opts: { persistent?: boolean } = {}): Promise<TestStack> {
-  quietRuntime();
+export async function startTestStack(
+  opts: {
+    persistent?: boolean;
+    /** Serve the Temporal Web UI on this port (browser tests); headless otherwise. */
+    uiPort?: number;
+    /** The test installed the process's Temporal runtime itself (e.g. with a metrics endpoint). */
+    ownRuntime?: boolean;
+  } = {},
+): Promise<TestStack> {
+  if (!opts.ownRuntime) quietRuntime();
   const dataDir = mkdtempSync(join(tmpdir(), 'settle-test-'));
   chmodSync(dataDir, 0o755); // the embedded server runs as 'postgres' when we are root
   const stack = await startStack({
@@ -29,6 +37,7 @@ export async function startTestStack(opts: { persistent?: boolean } = {}): Promi
     dbPrefix: `t${process.pid}`,
     pgPort: await freePort(),
     temporalPort: await freePort(),
+    ...(opts.uiPort ? { uiPort: opts.uiPort } : {}),
     persistent: opts.persistent ?? false,
   });
   const connection = await Connection.connect({ address: stack.temporal.address });

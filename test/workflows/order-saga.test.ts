@@ -11,9 +11,11 @@ import { timeSkippingEnv, uniqueId } from '../helpers/env';
 import { withWorkers } from '../helpers/workers';
 
 type Behaviour = 'ok' | 'reject' | 'hang' | 'block';
+/** Real time a hanging attempt waits after skipping to just before its deadline. */
+const HANG_MARGIN_MS = 100;
 
 /** Stub services that record every call; `plan` says how each forward step behaves. */
-function stubServices(plan: Partial<Record<OrderStep, Behaviour>>, skipTime: () => Promise<void>) {
+function stubServices(plan: Partial<Record<OrderStep, Behaviour>>, skipTime: (ms: number) => Promise<void>) {
   const calls: string[] = [];
   const started = new Set<string>();
   const forward = (step: OrderStep, name: string) => async (): Promise<unknown> => {
@@ -21,8 +23,15 @@ function stubServices(plan: Partial<Record<OrderStep, Behaviour>>, skipTime: () 
     started.add(step);
     const b = plan[step] ?? 'ok';
     if (b === 'reject') throw ApplicationFailure.nonRetryable(`${name} rejected`, ERR.outOfStock);
-    // hang: outlives its start-to-close timeout; the test server skips the time (no wall-clock wait).
-    if (b === 'hang') await skipTime();
+    // hang: outlives its start-to-close timeout without wall-clock waiting. The test server holds a time-skipping
+    // lock while an activity is outstanding, and an activity timeout that fires *during* env.sleep() leaves that
+    // lock unbalanced, after which every later attempt runs in real time (temporalio/sdk-java#2246). So skip to
+    // just short of the deadline, then stay blocked: the remaining few milliseconds pass in real time and the
+    // server's own start-to-close timer fires with the lock count intact.
+    if (b === 'hang') {
+      await skipTime(Context.current().info.startToCloseTimeoutMs - HANG_MARGIN_MS);
+      await Context.current().cancelled.catch(() => undefined);
+    }
     // block: never finishes on its own; only cancellation ends it.
     if (b === 'block') await Context.current().cancelled;
     return { state: 'applied', result: { step } };
@@ -56,7 +65,7 @@ describe('order saga (time-skipping, stubbed activities)', () => {
     plan: Partial<Record<OrderStep, Behaviour>>,
     drive?: (h: WorkflowHandle<typeof orderSaga>, stubs: ReturnType<typeof stubServices>) => Promise<void>,
   ): Promise<{ result: SagaResult; calls: string[] }> {
-    const stubs = stubServices(plan, async () => { const t = Date.now(); await env.sleep('11s'); console.log('slept', Date.now() - t); });
+    const stubs = stubServices(plan, (ms: number) => env.sleep(ms));
     const input: OrderInput = { orderId: uniqueId('o'), customerId: 'alice', sku: 'SKU-1', qty: 2, amountCents: 3000 };
     const result = await withWorkers(env.nativeConnection, stubs.queues, async () => {
       const h = await env.client.workflow.start<typeof orderSaga>('orderSaga', {

@@ -1,0 +1,379 @@
+// `npm run bench`: throughput and latency of every transaction pattern on this machine, with the library's
+// overhead measured against a hand-written baseline in the same run. Starts its own PostgreSQL and, per
+// tuning, its own Temporal dev server and workers on free ports under .data/bench/ (never the user's stack).
+//
+//   npm run bench                                   # every workload, n=200, concurrency 1 and 50
+//   npm run bench -- --workload order,engine,baseline --n 500 --concurrency 50 --json
+//   npm run bench -- --tuning default,wal+sync-normal,eager --workload engine,baseline
+//
+// Progress goes to stderr; the table (or --json) to stdout; results to bench/results/<timestamp>.json and .svg.
+import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startEmbeddedPostgres } from '../services/postgres';
+import { freePort } from '../services/processes';
+import { WORKFLOWS_PATH } from '../workers';
+import { WORKFLOW_METRICS_MODULE } from '../workers/metrics';
+import { renderChart } from './chart';
+import { measure, type Row } from './measure';
+import { measureMemory, type MemoryResult } from './memory';
+import { startRig, type Rig } from './rig';
+import { parseTuning, TUNING_HELP, type Tuning } from './tuning';
+import { WORKLOADS, type Workload } from './workloads';
+
+const ROOT = resolve(__dirname, '..');
+
+const USAGE = `Usage: npm run bench -- [--workload LIST] [--n N] [--concurrency LIST] [--tuning LIST] [--json]
+                        [--warmup N] [--history-sample N] [--memory M] [--keep]
+
+  --workload LIST      comma list of: ${WORKLOADS.map((w) => w.name).join(', ')} (default: all that exist)
+  --n N                measured transactions per workload and concurrency (default 200)
+  --concurrency LIST   transactions in flight, comma list (default 1,50)
+  --tuning LIST        configurations to compare, comma list; atoms combine with '+' (default: default)
+  --warmup N           unrecorded transactions before each measurement (default min(n, max(20, concurrency)))
+  --history-sample N   histories fetched per workload for events/bytes per transaction (default 6)
+  --memory M           also measure memory per cached workflow with M parked sagas (default 0: off)
+  --json               print one JSON object per (workload, concurrency, tuning), as a JSON array
+  --keep               keep the data directory under .data/bench/
+
+Workloads:
+${WORKLOADS.map((w) => `  ${w.name.padEnd(10)} ${w.description}`).join('\n')}
+
+${TUNING_HELP}
+
+Examples:
+  npm run bench -- --n 200
+  npm run bench -- --workload engine,baseline --n 1000 --concurrency 50
+  npm run bench -- --workload order --tuning default,la-all,la-create.confirm --concurrency 1,50`;
+
+interface Args {
+  workloads: Workload[];
+  skipped: { name: string; reason: string }[];
+  n: number;
+  concurrency: number[];
+  tunings: Tuning[];
+  warmup?: number;
+  historySample: number;
+  memory: number;
+  json: boolean;
+  keep: boolean;
+}
+
+function fail(msg: string): never {
+  process.stderr.write(`bench: ${msg}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function positiveInt(name: string, v: string | undefined, fallback: number, min = 1): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) fail(`--${name} must be a whole number >= ${min}, got '${v}'`);
+  return n;
+}
+
+function parse(): Args {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        workload: { type: 'string' },
+        n: { type: 'string' },
+        concurrency: { type: 'string' },
+        tuning: { type: 'string' },
+        warmup: { type: 'string' },
+        'history-sample': { type: 'string' },
+        memory: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        keep: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const names = values.workload?.split(',').map((s) => s.trim()).filter(Boolean);
+  const skipped: Args['skipped'] = [];
+  let workloads: Workload[];
+  if (names) {
+    workloads = names.map((n) => WORKLOADS.find((w) => w.name === n) ?? fail(`unknown workload '${n}'`));
+    for (const w of workloads) {
+      const why = w.unavailable?.();
+      if (why) fail(`workload ${w.name} cannot run: ${why}`);
+    }
+  } else {
+    workloads = WORKLOADS.filter((w) => {
+      const why = w.unavailable?.();
+      if (why) skipped.push({ name: w.name, reason: why });
+      return !why;
+    });
+  }
+  let tunings: Tuning[];
+  try {
+    tunings = (values.tuning ?? 'default').split(',').map((s) => parseTuning(s.trim()));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const concurrency = (values.concurrency ?? '1,50').split(',').map((c) => positiveInt('concurrency', c.trim(), 1));
+  return {
+    workloads,
+    skipped,
+    n: positiveInt('n', values.n, 200),
+    concurrency,
+    tunings,
+    warmup: values.warmup === undefined ? undefined : positiveInt('warmup', values.warmup, 0, 0),
+    historySample: positiveInt('history-sample', values['history-sample'], 6, 0),
+    memory: positiveInt('memory', values.memory, 0, 0),
+    json: values.json,
+    keep: values.keep,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- ratios
+interface Ratio {
+  config: string;
+  concurrency: number;
+  name: string;
+  /** p50 and p95 of the first over the second: > 1 = slower. */
+  latency_p50: number;
+  latency_p95: number;
+  /** Throughput of the second over the first: > 1 = slower. */
+  throughput: number;
+}
+
+const r2 = (x: number): number => Math.round(x * 1000) / 1000;
+
+function ratios(rows: Row[]): Ratio[] {
+  const out: Ratio[] = [];
+  const find = (cfg: string, c: number, w: string): Row | undefined => rows.find((r) => r.config === cfg && r.concurrency === c && r.workload === w);
+  for (const r of rows) {
+    if (r.workload !== 'engine' && r.workload !== 'order') continue;
+    const other = find(r.config, r.concurrency, r.workload === 'engine' ? 'baseline' : 'engine');
+    if (!other) continue;
+    out.push({
+      config: r.config,
+      concurrency: r.concurrency,
+      name: `${r.workload}/${other.workload}`,
+      latency_p50: r2(r.p50_ms / other.p50_ms),
+      latency_p95: r2(r.p95_ms / other.p95_ms),
+      throughput: r2(other.throughput_per_s / r.throughput_per_s),
+    });
+  }
+  for (const r of rows) {
+    const base = find(r.config, r.concurrency, 'baseline');
+    if (base && r !== base) r.vs_baseline = { latency_p50: r2(r.p50_ms / base.p50_ms), throughput: r2(base.throughput_per_s / r.throughput_per_s) };
+  }
+  return out;
+}
+
+interface TuningDelta {
+  change: string;
+  before: string;
+  workload: string;
+  concurrency: number;
+  before_tps: number;
+  after_tps: number;
+  tps_ratio: number;
+  before_p50_ms: number;
+  after_p50_ms: number;
+  p50_ratio: number;
+}
+
+function tuningDeltas(rows: Row[], tunings: Tuning[]): TuningDelta[] {
+  const first = tunings[0]!.name;
+  const out: TuningDelta[] = [];
+  for (const t of tunings.slice(1)) {
+    for (const a of rows.filter((r) => r.config === t.name)) {
+      const b = rows.find((r) => r.config === first && r.workload === a.workload && r.concurrency === a.concurrency);
+      if (!b) continue;
+      out.push({
+        change: t.name,
+        before: first,
+        workload: a.workload,
+        concurrency: a.concurrency,
+        before_tps: b.throughput_per_s,
+        after_tps: a.throughput_per_s,
+        tps_ratio: r2(a.throughput_per_s / b.throughput_per_s),
+        before_p50_ms: b.p50_ms,
+        after_p50_ms: a.p50_ms,
+        p50_ratio: r2(a.p50_ms / b.p50_ms),
+      });
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------- output
+function table(rows: Row[]): string {
+  const head = ['config', 'workload', 'c', 'n', 'tx/s', 'p50 ms', 'p95 ms', 'p99 ms', 'err', 'cpu s wrk/tmp/pg', 'cpu ms/tx', 'ev/tx', 'B/tx', 'vs base lat/tput'];
+  const body = rows.map((r) => [
+    r.config,
+    r.workload,
+    String(r.concurrency),
+    String(r.n),
+    r.throughput_per_s.toFixed(1),
+    r.p50_ms.toFixed(1),
+    r.p95_ms.toFixed(1),
+    r.p99_ms.toFixed(1),
+    String(r.errors),
+    `${(r.cpu_s.worker + r.cpu_s.extra_workers).toFixed(1)}/${r.cpu_s.temporal.toFixed(1)}/${r.cpu_s.postgres.toFixed(1)}`,
+    r.cpu_ms_per_tx.toFixed(1),
+    String(r.history.events_per_tx),
+    String(r.history.bytes_per_tx),
+    r.vs_baseline ? `${r.vs_baseline.latency_p50.toFixed(2)}x/${r.vs_baseline.throughput.toFixed(2)}x` : '-',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, '-').replace('Z', '');
+}
+
+// ---------------------------------------------------------------------------------------------- main
+async function main(): Promise<void> {
+  const args = parse();
+  const say = (m: string): void => void process.stderr.write(`[bench] ${m}\n`);
+  const progress = (m: string): void => {
+    if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K[bench] ${m}`);
+    else say(m);
+  };
+  const endProgress = (): void => void (process.stderr.isTTY && process.stderr.write('\n'));
+  for (const s of args.skipped) say(`skipping ${s.name}: ${s.reason}`);
+  const load0 = loadavg();
+  say(`load average ${load0.map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} cores`);
+
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const ts = stamp();
+  const dataRoot = join(ROOT, '.data', 'bench', ts);
+  mkdirSync(dataRoot, { recursive: true });
+  const started = Date.now();
+
+  say('starting PostgreSQL (embedded, free port) and bundling the workflows');
+  const [pg, bundle] = await Promise.all([
+    (async () => startEmbeddedPostgres({ dataDir: join(dataRoot, 'postgres'), port: await freePort(), maxConnections: 600, maxPreparedTransactions: 1000 }))(),
+    // As the production worker runs it: with Settle's workflow metrics interceptor (workers/index.ts).
+    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [WORKFLOW_METRICS_MODULE], logger: new DefaultLogger('ERROR') }),
+  ]);
+  const bundlePath = join(dataRoot, 'workflow-bundle.js');
+  writeFileSync(bundlePath, bundle.code);
+  const pgdata = join(dataRoot, 'postgres', 'pgdata');
+
+  let rig: Rig | undefined;
+  let interrupted = false;
+  const cleanup = async (): Promise<void> => {
+    await rig?.stop().catch((e: Error) => say(`stop: ${e.message}`));
+    await pg.stop().catch(() => undefined);
+    if (!args.keep) rmSync(dataRoot, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => {
+    interrupted = true;
+    say('interrupted: stopping');
+    void cleanup().finally(() => process.exit(130));
+  });
+
+  const rows: Row[] = [];
+  const memory: MemoryResult[] = [];
+  try {
+    for (const [ti, tuning] of args.tunings.entries()) {
+      say(`config ${ti + 1}/${args.tunings.length}: ${tuning.name}`);
+      rig = await startRig({ tuning, index: ti, dataRoot, databaseUrl: pg.url, bundle: { code: bundle.code }, bundlePath, log: say });
+      for (const w of args.workloads) {
+        for (const c of args.concurrency) {
+          if (interrupted) return;
+          const warmup = args.warmup ?? Math.min(args.n, Math.max(20, c));
+          const tag = `b${ts.slice(11, 19).replace(/-/g, '')}${ti}${w.name.replace(/[^a-z0-9]/g, '')}c${c}`;
+          const row = await measure(rig, w, tag, {
+            n: args.n,
+            concurrency: c,
+            warmup,
+            historySample: args.historySample,
+            pgdata,
+            cores: cpus().length,
+            progress: (m) => progress(`${tuning.name} ${w.name} c=${c}: ${m}`),
+          });
+          endProgress();
+          say(
+            `${tuning.name} ${w.name} c=${c}: ${row.throughput_per_s} tx/s, p50 ${row.p50_ms} ms, p95 ${row.p95_ms} ms, p99 ${row.p99_ms} ms` +
+              (row.errors ? `, ${row.errors} ERRORS (${row.first_error})` : '') +
+              (row.invariants.length ? `, INVARIANTS: ${row.invariants.join('; ')}` : ''),
+          );
+          rows.push(row);
+        }
+      }
+      if (args.memory > 0) {
+        const m = await measureMemory(rig, { code: bundle.code }, args.memory, `${ti}`, progress);
+        endProgress();
+        say(`memory: ${m.heap_bytes_per_workflow} B heap, ${m.rss_bytes_per_workflow} B RSS per cached workflow (${m.cached} cached)`);
+        memory.push(m);
+      }
+      await rig.stop();
+      rig = undefined;
+    }
+  } finally {
+    await cleanup();
+  }
+
+  const rat = ratios(rows);
+  const deltas = tuningDeltas(rows, args.tunings);
+  const load1 = loadavg();
+  const doc = {
+    date: new Date().toISOString(),
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model, load_before: load0, load_after: load1 },
+    node: process.version,
+    args: { workloads: args.workloads.map((w) => w.name), n: args.n, concurrency: args.concurrency, tunings: args.tunings.map((t) => t.name) },
+    skipped: args.skipped,
+    wall_s: Math.round((Date.now() - started) / 100) / 10,
+    results: rows,
+    ratios: rat,
+    tuning: deltas,
+    memory,
+  };
+  const outDir = join(ROOT, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  const jsonPath = join(outDir, `${ts}.json`);
+  const svgPath = join(outDir, `${ts}.svg`);
+  writeFileSync(jsonPath, JSON.stringify(doc, null, 2) + '\n');
+  const notes = [
+    ...rat.map((r) => `${r.name} (${r.config}, c=${r.concurrency}): latency p50 ${r.latency_p50}x, p95 ${r.latency_p95}x, throughput ${r.throughput}x (1.00 = equal; higher = slower)`),
+    ...memory.map((m) => `memory per cached workflow (${m.config}): ${(m.heap_bytes_per_workflow / 1024).toFixed(1)} KiB heap, ${(m.rss_bytes_per_workflow / 1024).toFixed(1)} KiB RSS`),
+    `load average before ${load0.map((l) => l.toFixed(2)).join(' ')}, after ${load1.map((l) => l.toFixed(2)).join(' ')}; ${cpus().length} cores; ${doc.wall_s}s wall`,
+  ];
+  writeFileSync(svgPath, renderChart(rows, `Settle bench ${doc.date.slice(0, 16).replace('T', ' ')} UTC, n=${args.n}`, notes));
+
+  if (args.json) {
+    process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+  } else {
+    process.stdout.write(`${table(rows)}\n\n`);
+    for (const r of rat) {
+      const target = r.name === 'engine/baseline' ? (Math.max(r.latency_p50, r.throughput) <= 1.05 ? '  (target <= 1.05: met)' : '  (target <= 1.05: NOT met)') : '';
+      process.stdout.write(`${r.name.padEnd(16)} ${r.config} c=${r.concurrency}: latency p50 ${r.latency_p50.toFixed(2)}x, p95 ${r.latency_p95.toFixed(2)}x, throughput ${r.throughput.toFixed(2)}x${target}\n`);
+    }
+    for (const d of deltas) {
+      process.stdout.write(`tuning ${d.change} vs ${d.before}, ${d.workload} c=${d.concurrency}: ${d.before_tps} -> ${d.after_tps} tx/s (${d.tps_ratio}x), p50 ${d.before_p50_ms} -> ${d.after_p50_ms} ms (${d.p50_ratio}x)\n`);
+    }
+    for (const m of memory) {
+      process.stdout.write(`memory per cached workflow (${m.config}, ${m.workflows} parked): ${m.heap_bytes_per_workflow} B heap, ${m.rss_bytes_per_workflow} B RSS\n`);
+    }
+    for (const s of args.skipped) process.stdout.write(`skipped ${s.name}: ${s.reason}\n`);
+  }
+  say(`results: ${relative(ROOT, jsonPath)}, chart: ${relative(ROOT, svgPath)} (${doc.wall_s}s)`);
+  const bad = rows.filter((r) => r.errors > 0 || r.invariants.length > 0);
+  if (bad.length) {
+    say(`${bad.length} measurement(s) had errors or invariant violations`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`bench: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,51 @@
+// An extra worker process for `npm run bench -- --tuning workers-2`: the same workers as the bench process,
+// on the same Temporal server and databases. Configured by one JSON argument; prints "ready" when polling.
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { closePools, createPools } from '../services/db';
+import type { Tuning } from './tuning';
+import { startBenchWorkers } from './workers';
+
+export interface WorkerProcessConfig {
+  address: string;
+  namespace: string;
+  databaseUrl: string;
+  dbPrefix: string;
+  poolMax?: number;
+  bundlePath: string;
+  tuning: Pick<Tuning, 'worker' | 'local'>;
+}
+
+async function main(): Promise<void> {
+  const cfg = JSON.parse(process.argv[2] ?? '{}') as WorkerProcessConfig;
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const pools = createPools(cfg.databaseUrl, { max: cfg.poolMax, prefix: cfg.dbPrefix });
+  const connection = await NativeConnection.connect({ address: cfg.address });
+  const w = await startBenchWorkers({
+    connection,
+    namespace: cfg.namespace,
+    pools,
+    workflowBundle: { codePath: cfg.bundlePath },
+    tuning: cfg.tuning,
+  });
+  process.stdout.write('ready\n');
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    void w
+      .stop()
+      .then(() => connection.close())
+      .then(() => closePools(pools))
+      .finally(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  // The bench closes our stdin when it goes away, even if it crashed: do not outlive it.
+  process.stdin.on('end', stop).resume();
+  await w.running;
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`bench worker: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});

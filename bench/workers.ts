@@ -1,0 +1,73 @@
+// The workers a bench run drives: the project's own worker set (createWorkers: orchestration + every service
+// queue) plus one worker per bench queue for the no-I/O activities. Used by the bench process and by every
+// extra worker process it spawns, so both run exactly the same thing.
+import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { createBenchActivities } from '../activities/bench';
+import type { Pools } from '../services/db';
+import { BENCH_TASK_QUEUES } from '../shared';
+import { activitiesFor, createWorkers, runWorkers, shutdownWorkers } from '../workers';
+import type { Tuning } from './tuning';
+
+export interface BenchWorkers {
+  workers: Worker[];
+  orchestration: Worker | undefined;
+  running: Promise<void>;
+  stop(): Promise<void>;
+}
+
+type Activities = Record<string, (...a: never[]) => Promise<unknown>>;
+
+export async function startBenchWorkers(opts: {
+  connection: NativeConnection;
+  namespace: string;
+  pools: Pools;
+  workflowBundle: WorkerOptions['workflowBundle'];
+  tuning: Pick<Tuning, 'worker' | 'local'>;
+}): Promise<BenchWorkers> {
+  const bench = createBenchActivities();
+  // Local activities run on the workflow worker: it then needs every step's activity (and so the pools).
+  const local = opts.tuning.local?.length
+    ? {
+        activities: {
+          ...activitiesFor('orders', opts.pools),
+          ...activitiesFor('inventory', opts.pools),
+          ...activitiesFor('payments', opts.pools),
+          ...activitiesFor('notifications', opts.pools),
+          ...bench.orders,
+          ...bench.inventory,
+          ...bench.payments,
+          ...bench.notifications,
+        } as Activities,
+      }
+    : undefined;
+  const workers = await createWorkers({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    pools: opts.pools,
+    workflowBundle: opts.workflowBundle,
+    tuning: opts.tuning.worker,
+    orchestration: local,
+  });
+  const orchestration = workers[0];
+  for (const key of ['orders', 'inventory', 'payments', 'notifications'] as const) {
+    workers.push(
+      await Worker.create({
+        connection: opts.connection,
+        namespace: opts.namespace,
+        taskQueue: BENCH_TASK_QUEUES[key],
+        activities: bench[key] as Activities,
+        ...opts.tuning.worker,
+      }),
+    );
+  }
+  const running = runWorkers(workers);
+  return {
+    workers,
+    orchestration,
+    running,
+    async stop() {
+      shutdownWorkers(workers);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,357 @@
+// Settle's two-phase commit coordinator: a workflow-side library for 2 to 8 participants, each a PostgreSQL
+// prepared transaction behind its own service's task queue.
+//
+//   const state = await runTwoPhase(participants, { voteTimeout: '30s' });
+//
+// Guarantees:
+//  - prepare runs on every participant in parallel (latency stays nearly flat as k grows);
+//  - any no vote, error or the vote timeout aborts; so does cancelling the workflow before the decision;
+//  - the decision is recorded (SettleStatus = committing/aborting, the `decision` field of the state query,
+//    both in workflow history) before any phase-two call is made, so it survives any crash of a worker;
+//  - phase two retries until every participant is done and is idempotent; after a commit decision it never
+//    aborts, and it is not cancellable;
+//  - an abort rolls back every participant, including those whose prepare outcome is unknown (timed out,
+//    still running): the participant's tombstone makes a late prepare vote no, or rolls it back;
+//  - the coordinator is the only one that decides: the in-doubt sweeper asks it (presumeAbort update) instead
+//    of guessing, so a branch the sweeper rolls back can never be one the coordinator commits.
+import { msToNumber } from '@temporalio/common/lib/time';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  TimeoutFailure,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityInterfaceFor,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { ParticipantActivities, SweepReport } from '../activities/banks';
+import {
+  branchGid,
+  coordinatorStateQuery,
+  ERR,
+  isValidGid,
+  MAX_PARTICIPANTS,
+  MIN_PARTICIPANTS,
+  NON_RETRYABLE,
+  PARTICIPANT_NAME_RE,
+  presumeAbortUpdate,
+  SA,
+  TASK_QUEUES,
+  TRANSFER_ERR,
+  type CoordinatorOptions,
+  type CoordinatorState,
+  type CoordinatorStatus,
+  type Decision,
+  type ParticipantSpec,
+  type ParticipantView,
+  type PhaseTwoState,
+  type Vote,
+} from '../shared';
+
+export const DEFAULT_VOTE_TIMEOUT = '30s';
+export const DEFAULT_ACTIVITY_TIMEOUT = '10s';
+
+/** Phase one: a few quick retries of infrastructure errors, all inside the vote timeout. */
+export function voteOptions(queue: string, opts: CoordinatorOptions): ActivityOptions {
+  return {
+    taskQueue: queue,
+    startToCloseTimeout: opts.activityTimeout ?? DEFAULT_ACTIVITY_TIMEOUT,
+    scheduleToCloseTimeout: opts.voteTimeout ?? DEFAULT_VOTE_TIMEOUT,
+    retry: {
+      initialInterval: '200ms',
+      backoffCoefficient: 2,
+      maximumInterval: '2s',
+      nonRetryableErrorTypes: [...NON_RETRYABLE, ...Object.values(TRANSFER_ERR), 'BranchAborted'],
+    },
+  };
+}
+
+/** Phase two: no attempt limit; after the decision there is nothing to do but finish it. */
+export function phaseTwoOptions(queue: string, opts: CoordinatorOptions): ActivityOptions {
+  return {
+    taskQueue: queue,
+    startToCloseTimeout: opts.activityTimeout ?? DEFAULT_ACTIVITY_TIMEOUT,
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+  };
+}
+
+export function participantsOf(queue: string, options: ActivityOptions): ActivityInterfaceFor<ParticipantActivities> {
+  return proxyActivities<ParticipantActivities>({ ...options, taskQueue: queue });
+}
+
+export function describeError(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  if (e instanceof ApplicationFailure) return `${e.type ?? 'Error'}: ${e.message}`;
+  if (e instanceof TimeoutFailure) return `timeout (${String(e.timeoutType ?? 'activity').toLowerCase()})`;
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  return String(err);
+}
+
+/** Validate participants before anything is prepared; a bad definition fails the workflow, nothing touched. */
+export function checkParticipants(participants: ParticipantSpec[], workflowId: string): void {
+  const fail = (m: string): never => {
+    throw ApplicationFailure.nonRetryable(m, ERR.invalidInput);
+  };
+  if (!Array.isArray(participants) || participants.length < MIN_PARTICIPANTS || participants.length > MAX_PARTICIPANTS)
+    fail(`a coordinator takes ${MIN_PARTICIPANTS} to ${MAX_PARTICIPANTS} participants, got ${participants?.length}`);
+  const names = new Set<string>();
+  for (const p of participants) {
+    if (!PARTICIPANT_NAME_RE.test(p.name)) fail(`invalid participant name '${p.name}'`);
+    if (names.has(p.name)) fail(`duplicate participant name '${p.name}'`);
+    names.add(p.name);
+    if (!isValidGid(branchGid(workflowId, p.name))) fail(`workflow id '${workflowId}' cannot be part of a global transaction id`);
+    if (!p.queue) fail(`participant ${p.name} has no task queue`);
+  }
+}
+
+function isVoteTimeout(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_CLOSE';
+}
+
+/** Backoff of the workflow-side phase-two loop (only reached when an activity fails for good, e.g. a bug). */
+const phaseTwoBackoff = (attempt: number): number => Math.min(60_000, 1000 * 2 ** Math.min(attempt, 6));
+
+export interface Coordinator {
+  state: CoordinatorState;
+  setStatus(s: CoordinatorStatus): void;
+  decide(d: Decision, reason: string): void;
+  /** The sweeper's presumed-abort request, if one arrived before the decision. */
+  presumed(): string | undefined;
+  publish(): void;
+  snapshot(): CoordinatorState;
+  /** Record the final status (committed/aborted) and return the final state. */
+  finish(): CoordinatorState;
+}
+
+/** State, query, update and search attributes shared by the 2PC and 3PC coordinators. */
+export function createCoordinator(protocol: '2pc' | '3pc', participants: ParticipantSpec[], opts: CoordinatorOptions): Coordinator {
+  const { workflowId } = workflowInfo();
+  checkParticipants(participants, workflowId);
+  const started = Date.now();
+  const useSA = opts.searchAttributes !== false;
+  const state: CoordinatorState = {
+    protocol,
+    status: 'preparing',
+    participants: participants.map(
+      (p): ParticipantView => ({ name: p.name, queue: p.queue, gid: branchGid(workflowId, p.name), vote: 'pending', phaseTwo: 'pending', attempts: 0 }),
+    ),
+    anomalies: [],
+  };
+  let presumedAbort: string | undefined;
+  const snapshot = (): CoordinatorState => ({ ...state, participants: state.participants.map((p) => ({ ...p })), anomalies: [...state.anomalies] });
+  const publish = (): void => {
+    const lines = state.participants.map(
+      (p) => `- ${p.name}: vote ${p.vote}${p.voteDetail ? ` (${p.voteDetail})` : ''}${p.outcome ? `, ${p.outcome}` : ''}${p.lastError ? ` — ${p.lastError}` : ''}`,
+    );
+    const head = `**${protocol.toUpperCase()} ${state.status}**${state.decision ? ` — decision: ${state.decision} (${state.decisionReason})` : ''}`;
+    setCurrentDetails([head, '', ...lines, ...state.anomalies.map((a) => `- ⚠ ${a}`)].join('\n'));
+  };
+  const setStatus = (s: CoordinatorStatus): void => {
+    state.status = s;
+    if (useSA) upsertSearchAttributes([{ key: SA.status, value: s }]);
+    publish();
+  };
+  const decide = (d: Decision, reason: string): void => {
+    if (state.decision) return;
+    state.decision = d;
+    state.decisionReason = reason;
+    state.decidedAfterMs = Date.now() - started;
+    // Recorded before phase two: the commands of this workflow task are persisted together, search attribute first.
+    setStatus(d === 'commit' ? 'committing' : 'aborting');
+  };
+
+  setHandler(coordinatorStateQuery, snapshot);
+  setHandler(presumeAbortUpdate, ({ reason }) => {
+    if (!state.decision && state.status !== 'pre-committing') {
+      presumedAbort = reason;
+      // Decided here, in the update, so the answer the sweeper acts on is the coordinator's own durable decision.
+      decide('abort', `presumed abort: ${reason}`);
+    }
+    return snapshot();
+  });
+
+  if (useSA) {
+    const sa: Parameters<typeof upsertSearchAttributes>[0] = [{ key: SA.pattern, value: protocol }];
+    if (opts.businessKey) sa.push({ key: SA.businessKey, value: opts.businessKey });
+    upsertSearchAttributes(sa);
+  }
+  setStatus('preparing');
+  const finish = (): CoordinatorState => {
+    state.finishedAfterMs = Date.now() - started;
+    setStatus(state.decision === 'commit' ? 'committed' : 'aborted');
+    return snapshot();
+  };
+  return { state, setStatus, decide, presumed: () => presumedAbort, publish, snapshot, finish };
+}
+
+/**
+ * Collect votes from every participant in parallel until all said yes, one said no or failed, the vote timeout,
+ * or a presumed abort. Returns why the transaction must abort, or undefined when every participant voted yes.
+ */
+export async function collectVotes(
+  c: Coordinator,
+  participants: ParticipantSpec[],
+  opts: CoordinatorOptions,
+  prepare: (p: ParticipantSpec, view: ParticipantView) => Promise<Vote>,
+): Promise<string | undefined> {
+  const voteTimeout = opts.voteTimeout ?? DEFAULT_VOTE_TIMEOUT;
+  const scope = new CancellationScope();
+  // The prepare activities' schedule-to-close timeout is the vote timeout too: whichever fires first.
+  let voteTimedOut = false;
+  participants.forEach((p, i) => {
+    const view = c.state.participants[i]!;
+    scope
+      .run(() => prepare(p, view))
+      .then(
+        (v) => {
+          if (view.vote !== 'pending') return;
+          view.vote = v.vote;
+          if (v.vote === 'no') view.voteDetail = `${v.type}: ${v.reason}`;
+          else view.voteDetail = v.state === 'prepared' ? undefined : v.state;
+          c.publish();
+        },
+        (err: unknown) => {
+          if (view.vote !== 'pending') return;
+          view.vote = 'unknown';
+          if (isVoteTimeout(err)) {
+            view.voteDetail = 'no vote within the vote timeout';
+            voteTimedOut = true;
+          } else {
+            view.voteDetail = isCancellation(err) ? 'prepare cancelled by the abort' : describeError(err);
+          }
+          c.publish();
+        },
+      );
+  });
+  const all = (): boolean => c.state.participants.every((p) => p.vote === 'yes');
+  const refused = (): ParticipantView | undefined => c.state.participants.find((p) => p.vote === 'no' || p.vote === 'unknown');
+  let timedOut = false;
+  let cancelled = false;
+  try {
+    timedOut = !(await condition(() => c.state.decision !== undefined || all() || refused() !== undefined, voteTimeout));
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    cancelled = true;
+  }
+  const no = c.state.participants.find((p) => p.vote === 'no');
+  const failed = c.state.participants.find((p) => p.vote === 'unknown' && p.voteDetail !== 'no vote within the vote timeout');
+  const late = c.state.participants.filter((p) => p.vote === 'pending' || p.vote === 'unknown');
+  let refusal: string | undefined;
+  if (c.state.decision === 'abort') refusal = c.state.decisionReason;
+  else if (cancelled) refusal = 'the coordinator was cancelled before it decided';
+  else if (all()) refusal = undefined;
+  else if (no) refusal = `${no.name} voted no: ${no.voteDetail ?? ''}`;
+  else if (failed) refusal = `${failed.name} failed to vote: ${failed.voteDetail ?? ''}`;
+  else if (timedOut || voteTimedOut) refusal = `vote timeout (${voteTimeout}) waiting for ${late.map((p) => p.name).join(', ')}`;
+  // Outstanding prepares are abandoned (their outcome is unknown; the rollback covers them).
+  for (const p of c.state.participants) {
+    if (p.vote === 'pending') {
+      p.vote = 'unknown';
+      p.voteDetail = 'no vote before the decision';
+    }
+  }
+  scope.cancel();
+  return refusal;
+}
+
+/** Phase two for every participant, in parallel, until each is done. Not cancellable. */
+export async function finishPhaseTwo(
+  c: Coordinator,
+  call: (view: ParticipantView, decision: Decision) => Promise<{ state: PhaseTwoState }>,
+): Promise<void> {
+  const decision = c.state.decision!;
+  await CancellationScope.nonCancellable(() =>
+    Promise.all(
+      c.state.participants.map(async (view) => {
+        for (;;) {
+          try {
+            const out = await call(view, decision);
+            view.outcome = out.state;
+            view.phaseTwo = 'done';
+            if (out.state === 'heuristic-rollback' || out.state === 'heuristic-commit')
+              c.state.anomalies.push(`${view.name}: ${out.state} (decision was ${decision})`);
+            c.publish();
+            return;
+          } catch (err) {
+            view.attempts += 1;
+            view.lastError = describeError(err);
+            c.publish();
+            await sleep(phaseTwoBackoff(view.attempts));
+          }
+        }
+      }),
+    ),
+  );
+}
+
+/** Run a two-phase commit over the participants; resolves with the final state once phase two is done. */
+export async function runTwoPhase(participants: ParticipantSpec[], opts: CoordinatorOptions = {}): Promise<CoordinatorState> {
+  const c = createCoordinator('2pc', participants, opts);
+  const { workflowId } = workflowInfo();
+  const refusal = await collectVotes(c, participants, opts, (p, view) =>
+    participantsOf(p.queue, voteOptions(p.queue, opts)).prepareBranch.executeWithOptions({ summary: `prepare ${p.name}` }, [
+      { gid: view.gid, workflowId, participant: p.name, ops: p.ops, voteNo: p.voteNo },
+    ]),
+  );
+  c.decide(refusal === undefined ? 'commit' : 'abort', refusal ?? 'every participant voted yes');
+  await finishPhaseTwo(c, (view, decision) => {
+    const acts = participantsOf(view.queue, phaseTwoOptions(view.queue, opts));
+    const ref = { gid: view.gid, participant: view.name };
+    return decision === 'commit'
+      ? acts.commitBranch.executeWithOptions({ summary: `commit ${view.name}` }, [ref])
+      : acts.rollbackBranch.executeWithOptions({ summary: `roll back ${view.name}` }, [ref]);
+  });
+  return c.finish();
+}
+
+export const toMs = (d: string): number => msToNumber(d as Parameters<typeof msToNumber>[0]);
+
+// ---------------------------------------------------------------------------------------------- recovery
+export const SWEEPER_WORKFLOW_ID = 'settle-in-doubt-sweeper';
+export const DEFAULT_GRACE_MS = 60_000;
+
+/** The participant databases that can hold Settle's prepared transactions. */
+export const SWEPT_QUEUES = [TASK_QUEUES.bankA, TASK_QUEUES.bankB, TASK_QUEUES.outbox] as const;
+
+export interface SweeperResult {
+  byQueue: Record<string, SweepReport | { error: string }>;
+  resolved: number;
+  waiting: number;
+}
+
+/**
+ * One in-doubt sweep over every participant database (run by a Temporal Schedule, or on demand): each
+ * database's sweep runs on its own service's queue, next to its data, and resolves what it can.
+ */
+export async function inDoubtSweeper(input: { graceMs?: number } = {}): Promise<SweeperResult> {
+  const graceMs = input.graceMs ?? DEFAULT_GRACE_MS;
+  const result: SweeperResult = { byQueue: {}, resolved: 0, waiting: 0 };
+  await Promise.all(
+    SWEPT_QUEUES.map(async (queue) => {
+      const acts = proxyActivities<ParticipantActivities>({
+        taskQueue: queue,
+        startToCloseTimeout: '2m',
+        scheduleToCloseTimeout: '5m',
+        heartbeatTimeout: '30s',
+        retry: { initialInterval: '1s', maximumAttempts: 3 },
+      });
+      try {
+        const r = await acts.sweepInDoubt.executeWithOptions({ summary: `sweep ${queue}` }, [{ graceMs }]);
+        result.byQueue[queue] = r;
+        result.resolved += r.resolved.length + r.timeouts.length;
+        result.waiting += r.waiting.length;
+      } catch (err) {
+        result.byQueue[queue] = { error: describeError(err) };
+      }
+    }),
+  );
+  return result;
+}
