@@ -27,10 +27,13 @@ async function main() {
     try { connection = await NativeConnection.connect({ address: `127.0.0.1:${port}` }); await connection.workflowService.describeNamespace({ namespace: 'default' }); } catch { connection = undefined; await new Promise((r) => setTimeout(r, 300)); }
   }
   const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') });
-  const w = await startBenchWorkers({ connection: connection!, namespace: 'default', pools, workflowBundle: { code: bundle.code }, tuning: parseTuning(process.argv[2] ?? 'default') });
+  const w = await startBenchWorkers({ connection: connection!, namespace: 'default', pools, workflowBundle: { code: bundle.code }, tuning: parseTuning(process.argv[2] ?? 'default'), queues: process.env.QUEUES ? (process.env.QUEUES.split(',') as never) : undefined });
   const client = new Client({ connection: connection!, namespace: 'default' });
+  const cpuTicks = () => { const f = require('node:fs').readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); };
   const lat: number[] = [];
+  let c0 = 0;
   for (let i = 0; i < Number(process.env.N ?? 10); i++) {
+    if (i === 5) c0 = cpuTicks();
     const t0 = Date.now();
     const h = await client.workflow.start('benchBaseline', { taskQueue: 'settle-orchestration', workflowId: `dbg-${i}`, args: [{ id: `x${i}` }] });
     await h.result();
@@ -48,6 +51,7 @@ async function main() {
     }
   }
   console.log('latencies', lat.join(' '));
+  console.log('temporal cpu ms per saga', ((cpuTicks() - c0) * 10) / (lat.length - 5));
   if (process.env.METRICS) { const r = await fetch(`http://127.0.0.1:${process.env.METRICS}/metrics`); require('node:fs').writeFileSync('/tmp/metrics.txt', await r.text()); }
   await w.stop();
   await connection!.close();

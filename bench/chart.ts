@@ -7,8 +7,8 @@ const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixe
 
 export function renderChart(rows: Row[], title: string, notes: string[]): string {
   const W = 1160;
-  const labelW = 300;
-  const tpW = 300;
+  const labelW = 330;
+  const tpW = 280;
   const latX = labelW + tpW + 50;
   const latW = W - latX - 40;
   const rowH = 40;
@@ -41,10 +41,12 @@ export function renderChart(rows: Row[], title: string, notes: string[]): string
   rows.forEach((r, i) => {
     const y = top + i * rowH;
     if (i % 2 === 0) out.push(`<rect x="10" y="${y}" width="${W - 20}" height="${rowH}" fill="#f7fafc"/>`);
-    const label = `${r.workload}  c=${r.concurrency}${r.config !== 'default' ? `  [${r.config}]` : ''}`;
-    out.push(`<text x="20" y="${y + 17}" font-weight="bold" fill="${wlColor(r.workload)}">${esc(label)}</text>`);
-    const errs = r.errors ? `, ${r.errors} errors` : '';
-    out.push(`<text x="20" y="${y + 33}" fill="#4a5568" font-size="11">n=${r.n}, ${fmt(r.cpu_ms_per_tx)} CPU ms/tx, ${r.history.events_per_tx} events/tx${esc(errs)}</text>`);
+    out.push(`<text x="20" y="${y + 17}" font-weight="bold" fill="${wlColor(r.workload)}">${esc(`${r.workload}  c=${r.concurrency}`)}</text>`);
+    const cfg = r.config.length > 22 ? `${r.config.slice(0, 21)}…` : r.config;
+    const errs = r.errors ? `, ${r.errors} ERRORS` : '';
+    out.push(
+      `<text x="20" y="${y + 33}" fill="#4a5568" font-size="11">${esc(cfg)} · n=${r.n} · ${fmt(r.cpu_ms_per_tx)} CPU ms/tx · ${r.history.events_per_tx} ev/tx${esc(errs)}</text>`,
+    );
     const bw = (tpW * r.throughput_per_s) / maxTp;
     out.push(`<rect x="${labelW}" y="${y + 8}" width="${Math.max(1, bw)}" height="${rowH - 16}" fill="${wlColor(r.workload)}"/>`);
     out.push(`<text x="${labelW + Math.max(1, bw) + 5}" y="${y + rowH / 2 + 4}">${fmt(r.throughput_per_s)}/s</text>`);

@@ -5,7 +5,7 @@ import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/w
 import { createBenchActivities } from '../activities/bench';
 import type { Pools } from '../services/db';
 import { BENCH_TASK_QUEUES } from '../shared';
-import { activitiesFor, createWorkers, runWorkers, shutdownWorkers } from '../workers';
+import { activitiesFor, createWorkers, runWorkers, shutdownWorkers, type QueueKey } from '../workers';
 import type { Tuning } from './tuning';
 
 export interface BenchWorkers {
@@ -23,6 +23,8 @@ export async function startBenchWorkers(opts: {
   pools: Pools;
   workflowBundle: WorkerOptions['workflowBundle'];
   tuning: Pick<Tuning, 'worker' | 'local'>;
+  /** Only these project queues (default all). */
+  queues?: QueueKey[];
 }): Promise<BenchWorkers> {
   const bench = createBenchActivities();
   // Local activities run on the workflow worker: it then needs every step's activity (and so the pools).
@@ -47,6 +49,7 @@ export async function startBenchWorkers(opts: {
     workflowBundle: opts.workflowBundle,
     tuning: opts.tuning.worker,
     orchestration: local,
+    queues: opts.queues,
   });
   const orchestration = workers[0];
   for (const key of ['orders', 'inventory', 'payments', 'notifications'] as const) {

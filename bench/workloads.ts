@@ -33,6 +33,8 @@ export interface Outcome {
 export interface Workload {
   name: string;
   description: string;
+  /** Not part of the default set (run it by naming it in --workload). */
+  optional?: boolean;
   /** Why it cannot run in this tree (a missing module), or undefined. */
   unavailable?(): string | undefined;
   /** Seed what `count` transactions need, in the rig's own databases. */
@@ -137,12 +139,13 @@ export async function invariantViolations(rig: Rig): Promise<string[]> {
 }
 
 // ---------------------------------------------------------------------------------------------- engine, baseline
-function benchSagaWorkload(name: 'engine' | 'baseline', type: string, description: string): Workload {
+function benchSagaWorkload(name: string, type: string, description: string, extra: Partial<BenchInput> = {}): Workload {
   return {
     name,
     description,
+    optional: Object.keys(extra).length > 0,
     async run(rig, tag, i) {
-      const input: BenchInput = { id: `${tag}-${i}`, ...(fails(i) ? { failAt: 'charge' as const } : {}) };
+      const input: BenchInput = { id: `${tag}-${i}`, ...extra, ...(fails(i) ? { failAt: 'charge' as const } : {}) };
       if (rig.tuning.local) input.local = rig.tuning.local;
       const workflowId = `bench-${input.id}`;
       const { result, eager } = await startAndWait<{ status: string }>(rig.client, rig, type, {
@@ -157,6 +160,9 @@ function benchSagaWorkload(name: 'engine' | 'baseline', type: string, descriptio
 
 export const engineWorkload = benchSagaWorkload('engine', 'benchEngineSaga', 'the same saga shape through the saga library, activities without I/O');
 export const baselineWorkload = benchSagaWorkload('baseline', 'benchBaseline', 'the same activity calls hand-written, no library, no I/O');
+export const engineNoSaWorkload = benchSagaWorkload('engine-nosa', 'benchEngineSaga', 'engine without the search-attribute upserts (what they cost)', {
+  searchAttributes: false,
+});
 
 // ---------------------------------------------------------------------------------------------- 2PC, TCC
 // The coordinators (workflows/two-phase.ts, workflows/tcc.ts) are built in another issue; these workloads
@@ -223,8 +229,10 @@ function twoPhaseWorkload(k: number): Workload {
 
 const tccWorkload: Workload = {
   name: 'tcc',
-  description: 'TCC transfer (try/confirm/cancel over HTTP)',
-  unavailable: needs('workflows/tcc.ts'),
+  description: 'TCC transfer (try/confirm/cancel over HTTP to the TCC participant server)',
+  unavailable: () =>
+    needs('workflows/tcc.ts', 'services/tcc-server.ts')() ??
+    'the TCC participant server exists, but this bench does not start one per configuration yet',
   async run() {
     throw new Error('TCC workload not wired yet');
   },
@@ -234,6 +242,7 @@ export const WORKLOADS: Workload[] = [
   orderWorkload,
   engineWorkload,
   baselineWorkload,
+  engineNoSaWorkload,
   twoPhaseWorkload(2),
   twoPhaseWorkload(4),
   twoPhaseWorkload(8),

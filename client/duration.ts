@@ -21,13 +21,19 @@ export function parseDuration(text: string): number | undefined {
 }
 
 /** Parse a --flag duration for the CLI: a usage error (nothing started) when it is not a positive duration. */
-export function durationFlag(name: string, value: string | boolean | string[] | boolean[] | undefined, opts: { max?: number } = {}): number | undefined {
+export function durationFlag(
+  name: string,
+  value: string | boolean | string[] | boolean[] | undefined,
+  opts: { max?: number } = {},
+): number | undefined {
   if (value === undefined) return undefined;
   const text = Array.isArray(value) ? value.join(',') : String(value);
   const ms = parseDuration(text);
-  if (ms === undefined) throw usageError(`--${name} must be a duration like 30s, 5m, 1h or 1h30m, got '${text}'`);
+  if (ms === undefined)
+    throw usageError(`--${name} must be a duration like 30s, 5m, 1h or 1h30m, got '${text}'`);
   if (ms <= 0) throw usageError(`--${name} must be longer than zero, got '${text}'`);
-  if (opts.max !== undefined && ms > opts.max) throw usageError(`--${name} must be at most ${formatDuration(opts.max)}, got '${text}'`);
+  if (opts.max !== undefined && ms > opts.max)
+    throw usageError(`--${name} must be at most ${formatDuration(opts.max)}, got '${text}'`);
   return ms;
 }
 
@@ -36,7 +42,12 @@ export function formatDuration(ms: number, maxParts = 4): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
   let rest = Math.floor(ms / 1000);
   const parts: string[] = [];
-  for (const [unit, size] of [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     const n = Math.floor(rest / size);
     rest -= n * size;
     if (n > 0) parts.push(`${n}${unit}`);

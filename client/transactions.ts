@@ -69,16 +69,41 @@ export interface TransactionRow {
   durationSeconds?: number;
 }
 
-const TEMPORAL_ONLY_STATUS = new Set(['running', 'compensating', 'preparing', 'committing', 'aborting']);
+/**
+ * Settle statuses that mean "still in progress" (every pattern's): a closed workflow still carrying one was ended
+ * from outside (terminated, timed out), so Temporal's status is the truth for it.
+ */
+export const IN_PROGRESS_STATUSES: ReadonlySet<string> = new Set([
+  'running',
+  'compensating',
+  'needs-operator',
+  'preparing',
+  'prepared',
+  'pre-committing',
+  'committing',
+  'aborting',
+  'trying',
+  'reserved',
+  'confirming',
+  'cancelling',
+]);
+
+/** Temporal's closing statuses as Settle status words (Temporal spells its own cancellation "canceled"). */
+const TEMPORAL_WORDS: Record<string, string> = {
+  FAILED: 'failed',
+  TERMINATED: 'terminated',
+  TIMED_OUT: 'timed-out',
+  CANCELLED: 'canceled',
+};
 
 /**
  * Settle's status for a row: the SettleStatus search attribute, except when Temporal ended the workflow in a way
  * the workflow could not record (terminated, timed out, failed): then that is the truth.
  */
 export function effectiveStatus(saStatus: string | undefined, temporalStatus: string): string {
-  const closedAbnormally = ['FAILED', 'TERMINATED', 'TIMED_OUT', 'CANCELLED'].includes(temporalStatus);
-  if (saStatus && !(closedAbnormally && TEMPORAL_ONLY_STATUS.has(saStatus))) return saStatus;
-  return temporalStatus.toLowerCase().replace(/_/g, '-');
+  const word = TEMPORAL_WORDS[temporalStatus];
+  if (saStatus && !(word && IN_PROGRESS_STATUSES.has(saStatus))) return saStatus;
+  return word ?? temporalStatus.toLowerCase().replace(/_/g, '-');
 }
 
 export function transactionRow(info: WorkflowExecutionInfo, now = Date.now()): TransactionRow {
@@ -95,18 +120,27 @@ export function transactionRow(info: WorkflowExecutionInfo, now = Date.now()): T
     startedAt: info.startTime.toISOString(),
     closedAt: info.closeTime?.toISOString(),
     ageSeconds: Math.max(0, Math.floor((now - info.startTime.getTime()) / 1000)),
-    durationSeconds: info.closeTime ? Math.max(0, Math.floor((info.closeTime.getTime() - info.startTime.getTime()) / 1000)) : undefined,
+    durationSeconds: info.closeTime
+      ? Math.max(0, Math.floor((info.closeTime.getTime() - info.startTime.getTime()) / 1000))
+      : undefined,
   };
 }
 
 // temporal.api.enums.v1.PendingActivityState (the raw description carries the number).
-const PENDING_STATES: Record<number, string> = { 1: 'SCHEDULED', 2: 'STARTED', 3: 'CANCEL_REQUESTED', 4: 'PAUSED', 5: 'PAUSE_REQUESTED' };
+const PENDING_STATES: Record<number, string> = {
+  1: 'SCHEDULED',
+  2: 'STARTED',
+  3: 'CANCEL_REQUESTED',
+  4: 'PAUSED',
+  5: 'PAUSE_REQUESTED',
+};
 
 function pendingActivities(d: WorkflowExecutionDescription): PendingActivityView[] {
   return (d.raw.pendingActivities ?? []).map((a) => {
     const scheduled = optionalTsToMs(a.scheduledTime);
     const started = optionalTsToMs(a.lastStartedTime);
-    const state = typeof a.state === 'number' ? (PENDING_STATES[a.state] ?? String(a.state)) : String(a.state ?? '');
+    const state =
+      typeof a.state === 'number' ? (PENDING_STATES[a.state] ?? String(a.state)) : String(a.state ?? '');
     return {
       activityType: a.activityType?.name ?? '?',
       state: state.replace(/^PENDING_ACTIVITY_STATE_/, ''),
@@ -127,12 +161,18 @@ export async function queryProgress(
 ): Promise<{ progress?: SagaProgress; note?: string }> {
   try {
     const handle = client.workflow.getHandle(workflowId, runId);
-    const progress = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(sagaProgressQuery));
+    const progress = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+      handle.query(sagaProgressQuery),
+    );
     return { progress };
   } catch (err) {
-    if (err instanceof QueryNotRegisteredError) return { note: 'this workflow has no step ledger (not a saga)' };
+    if (err instanceof QueryNotRegisteredError)
+      return { note: 'this workflow has no step ledger (not a saga)' };
     const msg = (err as Error).message ?? String(err);
-    if (/deadline|timeout|timed out/i.test(msg)) return { note: 'no worker answered the progress query: is a worker for the orchestration queue running?' };
+    if (/deadline|timeout|timed out/i.test(msg))
+      return {
+        note: 'no worker answered the progress query: is a worker for the orchestration queue running?',
+      };
     return { note: `progress query failed: ${msg.split('\n')[0]}` };
   }
 }
@@ -141,8 +181,12 @@ function applyProgress(view: TransactionView, p: SagaProgress): void {
   view.status = p.status;
   view.ledger = p.ledger;
   view.failure = p.failure;
-  view.steps = p.ledger.filter((e) => e.kind === 'step' && (e.status === 'completed' || e.status === 'compensated')).map((e) => e.name);
-  view.compensations = p.ledger.filter((e) => e.kind === 'compensation' && e.status === 'compensated').map((e) => e.name);
+  view.steps = p.ledger
+    .filter((e) => e.kind === 'step' && (e.status === 'completed' || e.status === 'compensated'))
+    .map((e) => e.name);
+  view.compensations = p.ledger
+    .filter((e) => e.kind === 'compensation' && e.status === 'compensated')
+    .map((e) => e.name);
   view.needsOperator = p.status === 'needs-operator';
 }
 
@@ -216,7 +260,11 @@ export async function describeTransaction(client: Client, workflowId: string): P
 /** Render rows as an aligned table (no trailing spaces). */
 export function table(head: string[], rows: string[][]): string[] {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const fmt = (r: string[]): string =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [fmt(head), ...rows.map(fmt)];
 }
 
@@ -225,8 +273,14 @@ const clock = (iso?: string): string => iso?.slice(11, 23) ?? '';
 export function printLedger(view: TransactionView, out: (t: string) => void): void {
   out(`${view.workflowId}  ${view.type}  ${view.status}${view.businessKey ? `  (${view.businessKey})` : ''}`);
   if (view.summary) out(`  ${view.summary}`);
-  const times = [view.startedAt && `started ${view.startedAt}`, view.closedAt && `closed ${view.closedAt}`].filter(Boolean);
-  if (times.length) out(`  ${times.join(', ')}${view.pattern ? `, pattern ${view.pattern}` : ''}, Temporal status ${view.temporalStatus}`);
+  const times = [
+    view.startedAt && `started ${view.startedAt}`,
+    view.closedAt && `closed ${view.closedAt}`,
+  ].filter(Boolean);
+  if (times.length)
+    out(
+      `  ${times.join(', ')}${view.pattern ? `, pattern ${view.pattern}` : ''}, Temporal status ${view.temporalStatus}`,
+    );
   if (view.ledger.length > 0) {
     const rows = view.ledger.map((e) => [
       e.kind === 'compensation' ? `↩ ${e.name}` : e.name,
@@ -242,8 +296,14 @@ export function printLedger(view: TransactionView, out: (t: string) => void): vo
   }
   for (const a of view.pendingActivities ?? []) {
     const max = a.maximumAttempts ? `/${a.maximumAttempts}` : '';
-    out(`  in flight: ${a.activityType} ${a.state.toLowerCase()}, attempt ${a.attempt}${max}${a.lastFailure ? `, last failure: ${a.lastFailure}` : ''}`);
+    out(
+      `  in flight: ${a.activityType} ${a.state.toLowerCase()}, attempt ${a.attempt}${max}${a.lastFailure ? `, last failure: ${a.lastFailure}` : ''}`,
+    );
   }
-  if (view.failure) out(`failure: ${view.failure.step ? `${view.failure.step}: ` : ''}${view.failure.type ? `${view.failure.type}: ` : ''}${view.failure.message}`);
-  if (view.status === 'needs-operator') out(`needs an operator: settle resolve ${view.workflowId} retry|skip|abort`);
+  if (view.failure)
+    out(
+      `failure: ${view.failure.step ? `${view.failure.step}: ` : ''}${view.failure.type ? `${view.failure.type}: ` : ''}${view.failure.message}`,
+    );
+  if (view.status === 'needs-operator')
+    out(`needs an operator: settle resolve ${view.workflowId} retry|skip|abort`);
 }

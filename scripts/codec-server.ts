@@ -38,7 +38,8 @@ async function main(): Promise<void> {
   }
   const portText = args.port ?? process.env.SETTLE_CODEC_PORT ?? '8234';
   const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be a port number, got '${portText}'`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    fail(`--port must be a port number, got '${portText}'`);
   let codec: AesGcmCodec | undefined;
   try {
     codec = AesGcmCodec.fromEnv(process.env);
@@ -46,9 +47,16 @@ async function main(): Promise<void> {
     if (err instanceof EncryptionConfigError) fail(`bad encryption settings: ${err.message}`);
     throw err;
   }
-  if (!codec) fail('no key configured: set SETTLE_ENCRYPTION_KEY (base64 of 32 bytes; openssl rand -base64 32) and SETTLE_ENCRYPTION_KEY_ID');
+  if (!codec)
+    fail(
+      'no key configured: set SETTLE_ENCRYPTION_KEY (base64 of 32 bytes; openssl rand -base64 32) and SETTLE_ENCRYPTION_KEY_ID',
+    );
   const ui = localPorts().ui;
-  const origins = args.origin ?? (process.env.SETTLE_CODEC_ORIGINS || `http://localhost:${ui},http://127.0.0.1:${ui}`).split(',').map((o) => o.trim());
+  const origins =
+    args.origin ??
+    (process.env.SETTLE_CODEC_ORIGINS || `http://localhost:${ui},http://127.0.0.1:${ui}`)
+      .split(',')
+      .map((o) => o.trim());
   const server = await startCodecServer(codec, {
     port,
     host: args.host ?? '127.0.0.1',

@@ -20,6 +20,7 @@ async function main(): Promise<void> {
       `  Temporal:   ${host.info.temporalAddress} (namespace ${host.info.namespace})\n` +
       `  Web UI:     ${ui}\n` +
       `  PostgreSQL: ${host.info.databaseUrl.replace(/:[^:@/]*@/, ':***@')}\n` +
+      (host.info.metricsUrl ? `  Metrics:    ${host.info.metricsUrl}\n` : '') +
       `Try: npm run settle -- order place --customer alice --sku SKU-1 --qty 2 --amount 30\n` +
       `Press Ctrl-C to stop.\n`,
   );

@@ -43,7 +43,10 @@ function decodeKey(name: string, b64: string): Buffer {
   const text = b64.trim();
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) throw new EncryptionConfigError(`${name} is not base64`);
   const key = Buffer.from(text, 'base64');
-  if (key.length !== 32) throw new EncryptionConfigError(`${name} must be 32 bytes (base64 of 32 random bytes: openssl rand -base64 32), got ${key.length}`);
+  if (key.length !== 32)
+    throw new EncryptionConfigError(
+      `${name} must be 32 bytes (base64 of 32 random bytes: openssl rand -base64 32), got ${key.length}`,
+    );
   return key;
 }
 
@@ -63,24 +66,41 @@ export function encryptionKeysFromEnv(env: Record<string, string | undefined>): 
   const keyText = env.SETTLE_ENCRYPTION_KEY?.trim();
   const idText = env.SETTLE_ENCRYPTION_KEY_ID?.trim();
   const oldText = env.SETTLE_ENCRYPTION_OLD_KEYS?.trim();
-  if (!keyText && idText) throw new EncryptionConfigError('SETTLE_ENCRYPTION_KEY_ID is set but SETTLE_ENCRYPTION_KEY is not');
+  if (!keyText && idText)
+    throw new EncryptionConfigError('SETTLE_ENCRYPTION_KEY_ID is set but SETTLE_ENCRYPTION_KEY is not');
   if (!keyText && !oldText) return undefined;
   const all = new Map<string, Buffer>();
-  for (const entry of (oldText ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of (oldText ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const at = entry.indexOf(':');
-    if (at <= 0) throw new EncryptionConfigError(`SETTLE_ENCRYPTION_OLD_KEYS entries must be id:base64, got '${entry.slice(0, 20)}...'`);
+    if (at <= 0)
+      throw new EncryptionConfigError(
+        `SETTLE_ENCRYPTION_OLD_KEYS entries must be id:base64, got '${entry.slice(0, 20)}...'`,
+      );
     const id = entry.slice(0, at);
-    if (!KEY_ID_RE.test(id)) throw new EncryptionConfigError(`SETTLE_ENCRYPTION_OLD_KEYS: invalid key id '${id}' (letters, digits, . _ -)`);
-    if (all.has(id)) throw new EncryptionConfigError(`SETTLE_ENCRYPTION_OLD_KEYS: key id '${id}' appears twice`);
+    if (!KEY_ID_RE.test(id))
+      throw new EncryptionConfigError(
+        `SETTLE_ENCRYPTION_OLD_KEYS: invalid key id '${id}' (letters, digits, . _ -)`,
+      );
+    if (all.has(id))
+      throw new EncryptionConfigError(`SETTLE_ENCRYPTION_OLD_KEYS: key id '${id}' appears twice`);
     all.set(id, decodeKey(`SETTLE_ENCRYPTION_OLD_KEYS key '${id}'`, entry.slice(at + 1)));
   }
   let current: EncryptionKey | undefined;
   if (keyText) {
     const key = decodeKey('SETTLE_ENCRYPTION_KEY', keyText);
     const id = idText || keyFingerprint(key);
-    if (!KEY_ID_RE.test(id)) throw new EncryptionConfigError(`SETTLE_ENCRYPTION_KEY_ID must be 1-64 letters, digits, . _ -, got '${id}'`);
+    if (!KEY_ID_RE.test(id))
+      throw new EncryptionConfigError(
+        `SETTLE_ENCRYPTION_KEY_ID must be 1-64 letters, digits, . _ -, got '${id}'`,
+      );
     const old = all.get(id);
-    if (old && !old.equals(key)) throw new EncryptionConfigError(`key id '${id}' names two different keys (SETTLE_ENCRYPTION_KEY and SETTLE_ENCRYPTION_OLD_KEYS)`);
+    if (old && !old.equals(key))
+      throw new EncryptionConfigError(
+        `key id '${id}' names two different keys (SETTLE_ENCRYPTION_KEY and SETTLE_ENCRYPTION_OLD_KEYS)`,
+      );
     current = { id, key };
     all.set(id, key);
   }
@@ -88,7 +108,8 @@ export function encryptionKeysFromEnv(env: Record<string, string | undefined>): 
 }
 
 const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
-const text = (b: Uint8Array | null | undefined): string | undefined => (b ? Buffer.from(b).toString('utf8') : undefined);
+const text = (b: Uint8Array | null | undefined): string | undefined =>
+  b ? Buffer.from(b).toString('utf8') : undefined;
 
 /** Serialise a payload (metadata + data) into one buffer; see the header comment for the layout. */
 export function framePayload(p: Payload): Buffer {
@@ -178,7 +199,11 @@ export class AesGcmCodec implements PayloadCodec {
     cipher.setAAD(aad(id));
     const body = Buffer.concat([cipher.update(framePayload(p)), cipher.final()]);
     return {
-      metadata: { encoding: utf8(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: utf8(id), [CIPHER_METADATA]: utf8(CIPHER) },
+      metadata: {
+        encoding: utf8(ENCRYPTED_ENCODING),
+        [KEY_ID_METADATA]: utf8(id),
+        [CIPHER_METADATA]: utf8(CIPHER),
+      },
       data: Buffer.concat([Buffer.from([VERSION]), iv, cipher.getAuthTag(), body]),
     };
   }
@@ -203,14 +228,18 @@ export class AesGcmCodec implements PayloadCodec {
     try {
       plain = Buffer.concat([decipher.update(data.subarray(1 + IV_BYTES + TAG_BYTES)), decipher.final()]);
     } catch {
-      throw new Error(`encrypted payload failed authentication with key '${id}' (wrong key or tampered data)`);
+      throw new Error(
+        `encrypted payload failed authentication with key '${id}' (wrong key or tampered data)`,
+      );
     }
     return unframePayload(plain);
   }
 }
 
 /** The data converter for clients and workers: the codec, and failure messages moved into encrypted attributes. */
-export function encryptionDataConverter(codec: PayloadCodec | undefined): { payloadCodecs: PayloadCodec[]; failureConverterPath: string } | undefined {
+export function encryptionDataConverter(
+  codec: PayloadCodec | undefined,
+): { payloadCodecs: PayloadCodec[]; failureConverterPath: string } | undefined {
   if (!codec) return undefined;
   return { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH };
 }
@@ -239,7 +268,8 @@ export function payloadFromJson(j: JsonPayload): Payload {
 
 export function payloadToJson(p: Payload): JsonPayload {
   const metadata: Record<string, string> = {};
-  for (const [k, v] of Object.entries(p.metadata ?? {})) metadata[k] = Buffer.from(v ?? new Uint8Array()).toString('base64');
+  for (const [k, v] of Object.entries(p.metadata ?? {}))
+    metadata[k] = Buffer.from(v ?? new Uint8Array()).toString('base64');
   return { metadata, data: Buffer.from(p.data ?? new Uint8Array()).toString('base64') };
 }
 
@@ -275,7 +305,10 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
  * The HTTP handler of a codec server: POST /encode and /decode (also /{namespace}/encode|decode) with
  * {"payloads": [...]} in proto3 JSON, CORS for the Web UI's origin, GET /health.
  */
-export function codecHttpHandler(codec: PayloadCodec, opts: CodecServerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+export function codecHttpHandler(
+  codec: PayloadCodec,
+  opts: CodecServerOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const max = opts.maxBodyBytes ?? 16 * 1024 * 1024;
   const anyOrigin = opts.allowedOrigins.includes('*');
   const send = (res: ServerResponse, status: number, body?: unknown): void => {
@@ -296,7 +329,10 @@ export function codecHttpHandler(codec: PayloadCodec, opts: CodecServerOptions):
       res.setHeader('Vary', 'Origin');
       res.setHeader('Access-Control-Allow-Credentials', 'true');
       res.setHeader('Access-Control-Allow-Methods', 'POST, GET, OPTIONS');
-      res.setHeader('Access-Control-Allow-Headers', req.headers['access-control-request-headers'] ?? 'Content-Type, X-Namespace, Authorization');
+      res.setHeader(
+        'Access-Control-Allow-Headers',
+        req.headers['access-control-request-headers'] ?? 'Content-Type, X-Namespace, Authorization',
+      );
       res.setHeader('Access-Control-Max-Age', '600');
     }
     const path = (req.url ?? '/').split('?')[0]!;

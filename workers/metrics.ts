@@ -17,7 +17,9 @@ export const GAUGES = {
 } as const;
 
 /** Millisecond buckets for phase durations: from a fast local saga to an hour-long parked one. */
-const PHASE_BUCKETS_MS = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000];
+const PHASE_BUCKETS_MS = [
+  10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000,
+];
 
 export function metricsTelemetry(bindAddress: string): NonNullable<RuntimeOptions['telemetryOptions']> {
   return {
@@ -39,7 +41,12 @@ let installed: { url?: string; error?: string } | undefined;
  * metrics and `error` says why (metrics must not keep the workers from starting).
  */
 export function installRuntime(
-  opts: { metricsPort?: number; metricsHost?: string; logger?: Logger; shutdownSignals?: NodeJS.Signals[] } = {},
+  opts: {
+    metricsPort?: number;
+    metricsHost?: string;
+    logger?: Logger;
+    shutdownSignals?: NodeJS.Signals[];
+  } = {},
 ): { url?: string; error?: string } {
   if (installed) return installed;
   const host = opts.metricsHost ?? '127.0.0.1';
@@ -58,7 +65,9 @@ export function installRuntime(
     const msg = (err as Error).message;
     if (!/address already in use|address in use|bind/i.test(msg)) throw err;
     Runtime.install(base);
-    installed = { error: `metrics disabled: ${host}:${opts.metricsPort} is in use (set SETTLE_METRICS_PORT to a free port)` };
+    installed = {
+      error: `metrics disabled: ${host}:${opts.metricsPort} is in use (set SETTLE_METRICS_PORT to a free port)`,
+    };
   }
   return installed;
 }
@@ -75,10 +84,23 @@ export interface TransactionGaugeOptions {
  * Periodically count, through visibility, the transactions that need an operator, that run longer than
  * stuckAfterMs, and that run at all, and expose them as gauges. Returns a function that stops it.
  */
-export function startTransactionGauges(client: Client, opts: TransactionGaugeOptions = {}): { refresh(): Promise<void>; stop(): void } {
+export function startTransactionGauges(
+  client: Client,
+  opts: TransactionGaugeOptions = {},
+): { refresh(): Promise<void>; stop(): void } {
   const meter = Runtime.instance().metricMeter;
-  const needsOperator = meter.createGauge(GAUGES.needsOperator, 'int', '1', 'Settle transactions parked in needs-operator now');
-  const stuck = meter.createGauge(GAUGES.stuck, 'int', '1', 'Settle transactions running longer than the stuck threshold');
+  const needsOperator = meter.createGauge(
+    GAUGES.needsOperator,
+    'int',
+    '1',
+    'Settle transactions parked in needs-operator now',
+  );
+  const stuck = meter.createGauge(
+    GAUGES.stuck,
+    'int',
+    '1',
+    'Settle transactions running longer than the stuck threshold',
+  );
   const running = meter.createGauge(GAUGES.running, 'int', '1', 'Settle transactions running now');
   const stuckAfter = opts.stuckAfterMs ?? 5 * 60_000;
   let failing = false;
@@ -87,7 +109,9 @@ export function startTransactionGauges(client: Client, opts: TransactionGaugeOpt
       const now = Date.now();
       const [parked, old, all] = await Promise.all([
         client.workflow.count(buildListQuery({ runningOnly: true, needsOperator: true })),
-        client.workflow.count(buildListQuery({ runningOnly: true, transactionsOnly: true, olderThanMs: stuckAfter, now })),
+        client.workflow.count(
+          buildListQuery({ runningOnly: true, transactionsOnly: true, olderThanMs: stuckAfter, now }),
+        ),
         client.workflow.count(buildListQuery({ runningOnly: true, transactionsOnly: true })),
       ]);
       needsOperator.set(parked.count);

@@ -43,6 +43,8 @@ export interface BenchInput {
   failAt?: OrderStep;
   /** Steps run as local activities on the workflow worker instead of on their service's queue. */
   local?: BenchStep[];
+  /** runSaga's searchAttributes option (default true): false isolates what the status upserts cost. */
+  searchAttributes?: boolean;
 }
 
 // Exactly the order saga's policies (workflows/order-saga.ts), so only the activity bodies differ.
@@ -107,7 +109,7 @@ export const benchEngineDefinition = defineSaga<BenchInput>('bench-engine')
 
 /** The order saga's shape through the saga library, on no-I/O activities. */
 export async function benchEngineSaga(input: BenchInput): Promise<SagaResult> {
-  const result = await runSaga(benchEngineDefinition, input, { pattern: 'saga', businessKey: input.id });
+  const result = await runSaga(benchEngineDefinition, input, { pattern: 'saga', businessKey: input.id, searchAttributes: input.searchAttributes });
   if (result.status === 'completed') await b(input, 'confirm').orders.benchConfirmOrder(ref(input, 'confirm'));
   return result;
 }
@@ -218,7 +220,7 @@ export async function benchParkedSaga(input: BenchInput): Promise<SagaResult> {
       run: ({ input: i }) => bench.inventory.benchReserveStock(ref(i, 'reserve')),
       compensate: ({ input: i }) => benchUndo.inventory.benchReleaseStock({ id: i.id, step: 'reserve' }),
     })
-    .step('hold', { run: () => condition(() => released), compensate: async () => ({ state: 'noop' }) })
+    .step('hold', { run: () => condition(() => released), compensate: () => Promise.resolve({ state: 'noop' }) })
     .step('charge', {
       run: ({ input: i }) => bench.payments.benchChargePayment(ref(i, 'charge')),
       compensate: ({ input: i }) => benchUndo.payments.benchRefundPayment({ id: i.id, step: 'charge' }),

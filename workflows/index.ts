@@ -2,7 +2,7 @@
 export { orderSaga } from './order-saga';
 export { choreographedOrder, outboxRelay } from './choreography';
 export { benchBaseline, benchEngineSaga, benchOrderSaga, benchParkedSaga, benchTwoPhase } from './bench';
-export { inDoubtSweeper } from './two-phase';
+export { inDoubtSweeper, twoPhaseCommit } from './two-phase';
 export { transfer2pc, transferK } from './transfer-2pc';
 export { transfer3pc } from './three-phase';
 export { transferTcc } from './tcc';

@@ -38,17 +38,25 @@ export function currentPattern(): string | undefined {
 }
 
 export function recordOutcome(pattern: string, status: string): void {
-  metricMeter.createCounter(METRICS.outcomes, '1', 'Settle transactions that ended, by pattern and final status').add(1, { pattern, status });
+  metricMeter
+    .createCounter(METRICS.outcomes, '1', 'Settle transactions that ended, by pattern and final status')
+    .add(1, { pattern, status });
 }
 
-export function recordCompensation(pattern: string, compensation: string, outcome: CompensationOutcome): void {
+export function recordCompensation(
+  pattern: string,
+  compensation: string,
+  outcome: CompensationOutcome,
+): void {
   metricMeter
     .createCounter(METRICS.compensations, '1', 'Compensations run, by pattern, compensation and outcome')
     .add(1, { pattern, compensation, outcome });
 }
 
 export function recordNeedsOperator(pattern: string, step: string): void {
-  metricMeter.createCounter(METRICS.needsOperator, '1', 'Times a transaction parked for an operator').add(1, { pattern, step });
+  metricMeter
+    .createCounter(METRICS.needsOperator, '1', 'Times a transaction parked for an operator')
+    .add(1, { pattern, step });
 }
 
 export function recordPhase(pattern: string, phase: string, durationMs: number): void {
@@ -86,7 +94,10 @@ interface ResultLike {
 /** What the interceptor records for a finished transaction (exported for tests of the mapping). */
 export function recordResult(pattern: string, result: unknown, totalMs: number): void {
   const r = (result && typeof result === 'object' ? result : {}) as ResultLike;
-  const status = typeof r.status === 'string' ? r.status : (workflowInfo().typedSearchAttributes.get(SA.status) ?? 'completed');
+  const status =
+    typeof r.status === 'string'
+      ? r.status
+      : (workflowInfo().typedSearchAttributes.get(SA.status) ?? 'completed');
   recordOutcome(pattern, status);
   const ledger = Array.isArray(r.ledger) ? (r.ledger as LedgerEntry[]) : [];
   const steps = ledger.filter((e) => e.kind === 'step');
@@ -103,7 +114,10 @@ export function recordResult(pattern: string, result: unknown, totalMs: number):
 }
 
 class SettleMetricsInbound implements WorkflowInboundCallsInterceptor {
-  async execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+  async execute(
+    input: WorkflowExecuteInput,
+    next: Next<WorkflowInboundCallsInterceptor, 'execute'>,
+  ): Promise<unknown> {
     const started = workflowInfo().startTime.getTime();
     try {
       const result = await next(input);

@@ -203,7 +203,9 @@ export async function collectVotes(
   prepare: (p: ParticipantSpec, view: ParticipantView) => Promise<Vote>,
 ): Promise<string | undefined> {
   const voteTimeout = opts.voteTimeout ?? DEFAULT_VOTE_TIMEOUT;
-  const scope = new CancellationScope();
+  // Prepares are never cancelled, only abandoned once the decision is made: their late results are ignored and
+  // the rollback covers them (cancelling would not stop a prepare already inside PostgreSQL anyway).
+  const scope = new CancellationScope({ cancellable: false });
   // The prepare activities' schedule-to-close timeout is the vote timeout too: whichever fires first.
   let voteTimedOut = false;
   participants.forEach((p, i) => {
@@ -225,7 +227,7 @@ export async function collectVotes(
             view.voteDetail = 'no vote within the vote timeout';
             voteTimedOut = true;
           } else {
-            view.voteDetail = isCancellation(err) ? 'prepare cancelled by the abort' : describeError(err);
+            view.voteDetail = describeError(err);
           }
           c.publish();
         },
@@ -258,7 +260,6 @@ export async function collectVotes(
       p.voteDetail = 'no vote before the decision';
     }
   }
-  scope.cancel();
   return refusal;
 }
 
@@ -310,6 +311,11 @@ export async function runTwoPhase(participants: ParticipantSpec[], opts: Coordin
       : acts.rollbackBranch.executeWithOptions({ summary: `roll back ${view.name}` }, [ref]);
   });
   return c.finish();
+}
+
+/** The generic coordinator as a workflow: any 2..8 participants on any participant queues. */
+export async function twoPhaseCommit(participants: ParticipantSpec[], opts: CoordinatorOptions = {}): Promise<CoordinatorState> {
+  return runTwoPhase(participants, opts);
 }
 
 export const toMs = (d: string): number => msToNumber(d as Parameters<typeof msToNumber>[0]);

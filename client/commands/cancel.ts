@@ -6,7 +6,8 @@ import { endedWell } from './watch';
 
 export const cancel: Command = {
   name: 'cancel',
-  summary: 'Cancel a running transaction: a saga compensates its completed steps, a 2PC aborts before its decision.',
+  summary:
+    'Cancel a running transaction: a saga compensates its completed steps, a 2PC aborts before its decision.',
   usage: 'cancel <workflowId> [--reason TEXT] [--wait] [--json]',
   examples: [
     'settle cancel order-o-123',
@@ -23,7 +24,10 @@ export const cancel: Command = {
     const client = await ctx.client();
     const before = await describeTransaction(client, workflowId);
     if (before.temporalStatus !== 'RUNNING')
-      throw new CliError(`${workflowId} has already ended (${before.status}); there is nothing to cancel`, EXIT.usage);
+      throw new CliError(
+        `${workflowId} has already ended (${before.status}); there is nothing to cancel`,
+        EXIT.usage,
+      );
     const handle = client.workflow.getHandle(workflowId, before.runId);
     // The reason is recorded in history with the cancel request (shown in the Web UI).
     const reason = typeof ctx.values.reason === 'string' ? ctx.values.reason : 'cancelled with settle cancel';
@@ -41,8 +45,18 @@ export const cancel: Command = {
       throw err;
     }
     if (!ctx.values.wait) {
-      if (ctx.json) ctx.emit({ workflowId, runId: before.runId, requested: true, previousStatus: before.status, status: before.status });
-      else ctx.out(`cancellation requested for ${workflowId} (was ${before.status}); follow it with: settle watch ${workflowId}`);
+      if (ctx.json)
+        ctx.emit({
+          workflowId,
+          runId: before.runId,
+          requested: true,
+          previousStatus: before.status,
+          status: before.status,
+        });
+      else
+        ctx.out(
+          `cancellation requested for ${workflowId} (was ${before.status}); follow it with: settle watch ${workflowId}`,
+        );
       return EXIT.ok;
     }
     await handle.result().catch(() => undefined);

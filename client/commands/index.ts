@@ -9,4 +9,16 @@ import { stuck } from './stuck';
 import { check } from './check';
 import { walletShow, walletSnapshot, walletVerify } from './wallet';
 
-export const COMMANDS: Command[] = [orderPlace, orderStatus, list, status, watch, cancel, stuck, walletShow, walletSnapshot, walletVerify, check];
+export const COMMANDS: Command[] = [
+  orderPlace,
+  orderStatus,
+  list,
+  status,
+  watch,
+  cancel,
+  stuck,
+  walletShow,
+  walletSnapshot,
+  walletVerify,
+  check,
+];

@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { Pattern } from '../../shared';
 import { CliError, EXIT, intFlag, str, usageError, type Command } from '../cli-kit';
 import { durationFlag, formatDuration } from '../duration';
-import { table, transactionRow, type TransactionRow } from '../transactions';
+import { IN_PROGRESS_STATUSES, table, transactionRow, type TransactionRow } from '../transactions';
 
 /** Every pattern Settle runs (a Record so that adding a Pattern without listing it here fails to compile). */
 const PATTERNS: Record<Pattern, true> = {
@@ -16,34 +16,22 @@ const PATTERNS: Record<Pattern, true> = {
 };
 export const KNOWN_PATTERNS = Object.keys(PATTERNS);
 
-/** Statuses that only Temporal records (the workflow could not set SettleStatus): filtered by ExecutionStatus. */
+/**
+ * Statuses only Temporal records (the workflow could not set SettleStatus): filtered by ExecutionStatus. Temporal's
+ * own cancellation is "canceled"; "cancelled" is a TCC outcome (SettleStatus).
+ */
 const TEMPORAL_STATUSES: Record<string, string> = {
   failed: 'Failed',
   terminated: 'Terminated',
   'timed-out': 'TimedOut',
-  cancelled: 'Canceled',
   canceled: 'Canceled',
 };
-/** Statuses that mean "still in progress": a closed workflow still carrying one was killed, so also require Running. */
-const IN_PROGRESS = new Set([
-  'running',
-  'compensating',
-  'needs-operator',
-  'preparing',
-  'prepared',
-  'committing',
-  'aborting',
-  'trying',
-  'confirming',
-  'cancelling',
-]);
 const STATUS_RE = /^[a-z][a-z0-9-]{0,31}$/;
 /**
  * SettleStatus of long-lived service workflows that carry a pattern but are not transactions (the outbox
  * relays): they run forever by design, so `stuck` and the stuck gauge leave them out.
  */
 export const SERVICE_STATUSES = ['relay'] as const;
-
 
 export interface ListFilter {
   pattern?: string;
@@ -70,7 +58,7 @@ export function buildListQuery(f: ListFilter): string {
     if (temporal) parts.push(`ExecutionStatus = ${quote(temporal)}`);
     else {
       parts.push(`SettleStatus = ${quote(f.status)}`);
-      if (IN_PROGRESS.has(f.status)) parts.push(`ExecutionStatus = 'Running'`);
+      if (IN_PROGRESS_STATUSES.has(f.status)) parts.push(`ExecutionStatus = 'Running'`);
     }
   }
   if (f.needsOperator) parts.push('SettleNeedsOperator = true');

@@ -4,7 +4,8 @@ import { describeTransaction, printLedger } from '../transactions';
 
 export const status: Command = {
   name: 'status',
-  summary: "Show one transaction's step ledger as a table: each step and compensation, its status, failures and timing.",
+  summary:
+    "Show one transaction's step ledger as a table: each step and compensation, its status, failures and timing.",
   usage: 'status <workflowId> [--json]',
   examples: [
     'settle status order-o-123',

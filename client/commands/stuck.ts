@@ -19,13 +19,21 @@ export interface StuckTransaction extends TransactionRow {
 }
 
 /** The most useful one-line explanation from a transaction's description. */
-export function explain(view: Pick<TransactionView, 'ledger' | 'pendingActivities' | 'note' | 'status'>): { currentStep?: string; why: string } {
+export function explain(view: Pick<TransactionView, 'ledger' | 'pendingActivities' | 'note' | 'status'>): {
+  currentStep?: string;
+  why: string;
+} {
   const parked = [...view.ledger].reverse().find((e) => e.status === 'needs-operator');
   if (parked) {
     const name = parked.kind === 'compensation' ? `↩ ${parked.name}` : parked.name;
-    return { currentStep: parked.name, why: `${name} needs an operator${parked.lastError ? `: ${parked.lastError}` : ''}` };
+    return {
+      currentStep: parked.name,
+      why: `${name} needs an operator${parked.lastError ? `: ${parked.lastError}` : ''}`,
+    };
   }
-  const active = [...view.ledger].reverse().find((e) => e.status === 'running' || e.status === 'compensating');
+  const active = [...view.ledger]
+    .reverse()
+    .find((e) => e.status === 'running' || e.status === 'compensating');
   const pending = view.pendingActivities?.[0];
   const retry = pending
     ? `${pending.activityType} attempt ${pending.attempt}${pending.maximumAttempts ? `/${pending.maximumAttempts}` : ''}${pending.lastFailure ? `, last failure: ${pending.lastFailure}` : ''}`
@@ -51,11 +59,19 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
   return out;
 }
 
-export async function findStuck(client: Client, olderThanMs: number, limit: number): Promise<{ transactions: StuckTransaction[]; truncated: boolean }> {
+export async function findStuck(
+  client: Client,
+  olderThanMs: number,
+  limit: number,
+): Promise<{ transactions: StuckTransaction[]; truncated: boolean }> {
   const now = Date.now();
   const [parked, old] = await Promise.all([
     listTransactions(client, buildListQuery({ needsOperator: true, runningOnly: true }), limit),
-    listTransactions(client, buildListQuery({ runningOnly: true, transactionsOnly: true, olderThanMs, now }), limit),
+    listTransactions(
+      client,
+      buildListQuery({ runningOnly: true, transactionsOnly: true, olderThanMs, now }),
+      limit,
+    ),
   ]);
   const byId = new Map<string, { row: TransactionRow; reasons: StuckReason[] }>();
   for (const row of parked.rows) byId.set(row.workflowId, { row, reasons: ['needs-operator'] });
@@ -69,7 +85,8 @@ export async function findStuck(client: Client, olderThanMs: number, limit: numb
     try {
       const view = await describeTransaction(client, row.workflowId);
       // The progress query is fresher than visibility (eventually consistent) on needs-operator.
-      if (view.status === 'needs-operator' && !reasons.includes('needs-operator')) reasons.unshift('needs-operator');
+      if (view.status === 'needs-operator' && !reasons.includes('needs-operator'))
+        reasons.unshift('needs-operator');
       return { ...row, status: view.status, reasons, ...explain(view) };
     } catch (err) {
       return { ...row, reasons, why: `could not describe: ${(err as Error).message.split('\n')[0]}` };
@@ -92,15 +109,24 @@ export const stuck: Command = {
     limit: { type: 'string' },
   },
   async run(ctx) {
-    const olderThanText = typeof ctx.values['older-than'] === 'string' ? ctx.values['older-than'] : DEFAULT_STUCK_AFTER;
+    const olderThanText =
+      typeof ctx.values['older-than'] === 'string' ? ctx.values['older-than'] : DEFAULT_STUCK_AFTER;
     const olderThanMs = durationFlag('older-than', olderThanText)!;
     const limit = intFlag('limit', ctx.values.limit, { min: 1, max: 1000 }) ?? 50;
     const client = await ctx.client();
     const { transactions, truncated } = await findStuck(client, olderThanMs, limit);
     if (ctx.json) {
-      ctx.emit({ olderThan: olderThanText, olderThanSeconds: Math.floor(olderThanMs / 1000), count: transactions.length, truncated, transactions });
+      ctx.emit({
+        olderThan: olderThanText,
+        olderThanSeconds: Math.floor(olderThanMs / 1000),
+        count: transactions.length,
+        truncated,
+        transactions,
+      });
     } else if (transactions.length === 0) {
-      ctx.out(`nothing stuck: no transaction needs an operator or has run longer than ${formatDuration(olderThanMs)}`);
+      ctx.out(
+        `nothing stuck: no transaction needs an operator or has run longer than ${formatDuration(olderThanMs)}`,
+      );
     } else {
       printRows(transactions, ctx.out, { head: 'WHY', cell: (r) => (r as StuckTransaction).why });
       const parked = transactions.filter((t) => t.reasons.includes('needs-operator')).length;

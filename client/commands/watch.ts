@@ -4,7 +4,13 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { LedgerEntry } from '../../shared';
 import { CliError, EXIT, type Command } from '../cli-kit';
 import { durationFlag } from '../duration';
-import { describeTransaction, effectiveStatus, printLedger, queryProgress, type TransactionView } from '../transactions';
+import {
+  describeTransaction,
+  effectiveStatus,
+  printLedger,
+  queryProgress,
+  type TransactionView,
+} from '../transactions';
 import { SA } from '../../shared';
 
 /** One line of `watch --json`: the whole current state, so each line stands on its own. */
@@ -22,7 +28,8 @@ export interface WatchEvent {
 }
 
 const entryKey = (e: LedgerEntry): string => `${e.kind}:${e.name}`;
-const entryState = (e: LedgerEntry): string => `${e.status}|${e.attempts}|${e.lastError ?? ''}|${e.noop ? 1 : 0}`;
+const entryState = (e: LedgerEntry): string =>
+  `${e.status}|${e.attempts}|${e.lastError ?? ''}|${e.noop ? 1 : 0}`;
 
 /** Text lines for what changed between two snapshots (new entries, status or failure changes). */
 export function describeChanges(prev: WatchEvent | undefined, next: WatchEvent): string[] {
@@ -33,27 +40,45 @@ export function describeChanges(prev: WatchEvent | undefined, next: WatchEvent):
   for (const e of next.ledger) {
     if (before.get(entryKey(e)) === entryState(e)) continue;
     const name = e.kind === 'compensation' ? `↩ ${e.name}` : e.name;
-    const extra = [e.noop ? 'nothing to undo' : '', e.attempts ? `${e.attempts} failed` : '', e.lastError ?? ''].filter(Boolean).join(', ');
+    const extra = [
+      e.noop ? 'nothing to undo' : '',
+      e.attempts ? `${e.attempts} failed` : '',
+      e.lastError ?? '',
+    ]
+      .filter(Boolean)
+      .join(', ');
     lines.push(`${time}    ${name.padEnd(22)} ${e.status}${extra ? `  (${extra})` : ''}`);
   }
   if (next.note && next.note !== prev?.note) lines.push(`${time}  (${next.note})`);
   return lines;
 }
 
-async function snapshot(client: Client, workflowId: string): Promise<{ event: WatchEvent; final?: TransactionView }> {
+async function snapshot(
+  client: Client,
+  workflowId: string,
+): Promise<{ event: WatchEvent; final?: TransactionView }> {
   const handle = client.workflow.getHandle(workflowId);
   let d;
   try {
     d = await handle.describe();
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new CliError(`no transaction with id '${workflowId}' (see: settle list)`, EXIT.notFound);
+    if (err instanceof WorkflowNotFoundError)
+      throw new CliError(`no transaction with id '${workflowId}' (see: settle list)`, EXIT.notFound);
     throw err;
   }
   const at = new Date().toISOString();
   if (d.status.name !== 'RUNNING') {
     const final = await describeTransaction(client, workflowId);
     return {
-      event: { workflowId, at, status: final.status, temporalStatus: final.temporalStatus, ledger: final.ledger, failure: final.failure, done: true },
+      event: {
+        workflowId,
+        at,
+        status: final.status,
+        temporalStatus: final.temporalStatus,
+        ledger: final.ledger,
+        failure: final.failure,
+        done: true,
+      },
       final,
     };
   }
@@ -94,7 +119,8 @@ export function endedWell(v: Pick<TransactionView, 'status' | 'temporalStatus' |
 
 export const watch: Command = {
   name: 'watch',
-  summary: 'Follow a transaction live: prints each step and compensation as it changes, until the transaction ends.',
+  summary:
+    'Follow a transaction live: prints each step and compensation as it changes, until the transaction ends.',
   usage: 'watch <workflowId> [--interval DURATION] [--timeout DURATION] [--json]',
   examples: [
     'settle watch order-o-123',
@@ -128,7 +154,9 @@ export const watch: Command = {
         }
         if (!ctx.json && event.status === 'needs-operator' && !hinted) {
           hinted = true;
-          ctx.out(`  needs an operator: settle resolve ${workflowId} retry|skip|abort   (still watching; Ctrl-C to stop)`);
+          ctx.out(
+            `  needs an operator: settle resolve ${workflowId} retry|skip|abort   (still watching; Ctrl-C to stop)`,
+          );
         }
         last = event;
       }
@@ -140,7 +168,8 @@ export const watch: Command = {
         return endedWell(final) ? EXIT.ok : EXIT.attention;
       }
       if (deadline !== undefined && Date.now() >= deadline) {
-        if (!ctx.json) ctx.out(`${workflowId} has not ended after ${String(ctx.values.timeout)}; it is ${event.status}`);
+        if (!ctx.json)
+          ctx.out(`${workflowId} has not ended after ${String(ctx.values.timeout)}; it is ${event.status}`);
         return EXIT.attention;
       }
       await new Promise((r) => setTimeout(r, interval));

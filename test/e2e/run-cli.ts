@@ -13,17 +13,26 @@ export interface CliRun {
 /** Environment for the CLI: the test server's address, and none of the developer's own Temporal/encryption settings. */
 export function cliEnv(address: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('TEMPORAL_') || k.startsWith('SETTLE_ENCRYPTION_')) delete env[k];
+  for (const k of Object.keys(env))
+    if (k.startsWith('TEMPORAL_') || k.startsWith('SETTLE_ENCRYPTION_')) delete env[k];
   return { ...env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: 'default', NO_COLOR: '1', ...extra };
 }
 
 /** `settle <args>` through tsx (the same entry point as `npm run settle --`). */
 export function startCli(args: string[], env: NodeJS.ProcessEnv, opts: { npx?: boolean } = {}): ChildProcess {
   const [cmd, pre] = opts.npx ? ['npx', ['tsx']] : [process.execPath, ['--import', 'tsx']];
-  return spawn(cmd, [...pre, join(ROOT, 'client', 'cli.ts'), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(cmd, [...pre, join(ROOT, 'client', 'cli.ts'), ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
-export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: { npx?: boolean } = {}): Promise<CliRun> {
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  opts: { npx?: boolean } = {},
+): Promise<CliRun> {
   const child = startCli(args, env, opts);
   let stdout = '';
   let stderr = '';

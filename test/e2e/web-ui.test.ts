@@ -2,60 +2,59 @@
 // Web UI (headless Debian Chromium driven by playwright-core) a list query finds it, its history shows the
 // compensation activities, and its user metadata shows the static summary and the live ledger (current details).
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { freePort } from '../../services/processes';
 import { orderSummary, orderWorkflowId, type OrderInput } from '../../shared';
 import { uniqueId } from '../helpers/env';
 import { startTestStack, type TestStack } from '../helpers/stack';
-import { cliEnv, json, ROOT, runCli } from './run-cli';
-
-const CHROMIUM = process.env.SETTLE_CHROMIUM ?? '/usr/bin/chromium';
-const ARTIFACTS = join(ROOT, 'test-artifacts');
+import { ARTIFACTS, launchBrowser, openTab, type Browser } from './browser';
+import { cliEnv, json, runCli } from './run-cli';
 
 describe('Web UI', () => {
   let ts: TestStack;
   let uiUrl: string;
-  let browser: BrowserContext;
-  let profile: string;
+  let browser: Browser;
 
   before(async () => {
     ts = await startTestStack({ uiPort: await freePort() });
     uiUrl = ts.stack.temporal.uiUrl!;
     await ts.startWorkers();
-    profile = mkdtempSync(join(tmpdir(), 'settle-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1400, height: 1000 },
-    });
-    mkdirSync(ARTIFACTS, { recursive: true });
+    browser = await launchBrowser();
   });
 
   after(async () => {
     await browser?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
     await ts?.teardown();
   });
-
   it('finds an order that failed at payment by list query and shows its summary, compensations and current details', async () => {
-    const input: OrderInput = { orderId: uniqueId('ui'), customerId: 'alice', sku: 'SKU-1', qty: 2, amountCents: 3000, failAt: 'charge' };
+    const input: OrderInput = {
+      orderId: uniqueId('ui'),
+      customerId: 'alice',
+      sku: 'SKU-1',
+      qty: 2,
+      amountCents: 3000,
+      failAt: 'charge',
+    };
     const workflowId = orderWorkflowId(input.orderId);
     const placed = await runCli(
-      ['order', 'place', '--customer', input.customerId, '--sku', input.sku, '--qty', String(input.qty), '--amount', '30', '--order-id', input.orderId, '--fail-at', 'charge', '--json'],
+      [
+        'order',
+        'place',
+        '--customer',
+        input.customerId,
+        '--sku',
+        input.sku,
+        '--qty',
+        String(input.qty),
+        '--amount',
+        '30',
+        '--order-id',
+        input.orderId,
+        '--fail-at',
+        'charge',
+        '--json',
+      ],
       cliEnv(ts.stack.temporal.address),
       { npx: true },
     );
@@ -68,7 +67,7 @@ describe('Web UI', () => {
     const query = `SettlePattern = 'saga' AND SettleStatus = 'compensated' AND SettleBusinessKey = '${input.orderId}'`;
     while ((await ts.client.workflow.count(query)).count === 0) await new Promise((r) => setTimeout(r, 100));
 
-    const page: Page = browser.pages()[0] ?? (await browser.newPage());
+    const { page } = browser;
     await page.goto(`${uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(query)}`);
     const row = page.getByRole('link', { name: workflowId, exact: true }).first();
     await row.waitFor();
@@ -78,7 +77,7 @@ describe('Web UI', () => {
     await page.waitForURL(new RegExp(`/workflows/${workflowId}/`));
 
     // History: the compensation activities, recognisable by their summaries.
-    await page.getByRole('link', { name: /^Event History/ }).or(page.getByRole('tab', { name: /^Event History/ })).first().click();
+    await openTab(page, /^Event History/);
     for (const [activity, summary] of [
       ['refundPayment', `↩ compensate: refund ${input.customerId}`],
       ['releaseStock', `↩ compensate: release ${input.qty} x ${input.sku}`],
@@ -87,17 +86,24 @@ describe('Web UI', () => {
       await page.getByText(activity, { exact: true }).first().waitFor();
       await page.getByText(summary, { exact: true }).first().waitFor();
     }
-    await page.getByText(`↩ compensate: refund ${input.customerId}`, { exact: true }).first().scrollIntoViewIfNeeded();
+    await page
+      .getByText(`↩ compensate: refund ${input.customerId}`, { exact: true })
+      .first()
+      .scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(ARTIFACTS, 'web-ui-history.png') });
 
     // User metadata: the static summary in plain words, and the current details (the live ledger).
-    await page.getByRole('link', { name: 'User Metadata' }).or(page.getByRole('tab', { name: 'User Metadata' })).first().click();
+    await openTab(page, 'User Metadata');
     // The UI renders each as markdown in its own frame.
-    await page.frameLocator('#user-metadata-summary').getByText(orderSummary(input), { exact: true }).waitFor();
+    await page
+      .frameLocator('#user-metadata-summary')
+      .getByText(orderSummary(input), { exact: true })
+      .waitFor();
     const details = page.frameLocator('#user-metadata-current-details');
     await details.getByText('order saga: compensated', { exact: true }).waitFor();
     await details.getByText(/^charge: compensated .*InjectedFailure: injected failure at charge$/).waitFor();
-    for (const c of ['refundPayment', 'releaseStock', 'cancelOrder']) await details.getByText(new RegExp(`^↩ ${c}: compensated`)).waitFor();
+    for (const c of ['refundPayment', 'releaseStock', 'cancelOrder'])
+      await details.getByText(new RegExp(`^↩ ${c}: compensated`)).waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'web-ui.png'), fullPage: true });
   });
 });

@@ -16,7 +16,15 @@ import {
   startCodecServer,
   type JsonPayload,
 } from '../../services/codec';
-import { orderSummary, orderWorkflowId, SA, sagaProgressQuery, TASK_QUEUES, type OrderInput, type SagaResult } from '../../shared';
+import {
+  orderSummary,
+  orderWorkflowId,
+  SA,
+  sagaProgressQuery,
+  TASK_QUEUES,
+  type OrderInput,
+  type SagaResult,
+} from '../../shared';
 import { WORKFLOWS_PATH } from '../../workers';
 import { cliEnv, json, runCli } from '../e2e/run-cli';
 import { uniqueId } from '../helpers/env';
@@ -54,7 +62,8 @@ function scan(
   seen.add(node);
   const o = node as Record<string, unknown>;
   const meta = o.metadata as Record<string, unknown> | undefined;
-  if (!indexed && meta && typeof meta === 'object' && meta.encoding instanceof Uint8Array) found.payloads.push(o);
+  if (!indexed && meta && typeof meta === 'object' && meta.encoding instanceof Uint8Array)
+    found.payloads.push(o);
   for (const [k, v] of Object.entries(o)) scan(v, found, seen, indexed || k === 'searchAttributes');
 }
 
@@ -80,7 +89,11 @@ describe('payload encryption (dev server)', () => {
       logger: new DefaultLogger('ERROR'),
     });
     await ts.startWorkers({ dataConverter, workflowBundle });
-    secure = new Client({ connection: ts.client.connection, namespace: ts.stack.temporal.namespace, dataConverter });
+    secure = new Client({
+      connection: ts.client.connection,
+      namespace: ts.stack.temporal.namespace,
+      dataConverter,
+    });
     // The customer has no wallet: the charge is rejected with a message naming them, and the saga compensates.
     const handle: WorkflowHandle = await secure.workflow.start('orderSaga', {
       taskQueue: TASK_QUEUES.orchestration,
@@ -102,7 +115,11 @@ describe('payload encryption (dev server)', () => {
   it('runs normally for holders of the key', async () => {
     assert.equal(result.status, 'compensated');
     assert.equal(result.failure?.step, 'charge');
-    assert.match(result.failure?.message ?? '', new RegExp(customerId), 'the decoded failure names the customer');
+    assert.match(
+      result.failure?.message ?? '',
+      new RegExp(customerId),
+      'the decoded failure names the customer',
+    );
     const d = await secure.workflow.getHandle(workflowId).describe();
     assert.equal(await d.staticSummary(), orderSummary(input));
     const progress = await secure.workflow.getHandle(workflowId).query(sagaProgressQuery);
@@ -116,13 +133,25 @@ describe('payload encryption (dev server)', () => {
     });
     const found = { payloads: [] as RawPayload[], blobs: [] as Buffer[], strings: [] as string[] };
     scan(raw.history, found);
-    assert.ok(found.payloads.length >= 10, `expected the inputs, results, summaries and failures, found ${found.payloads.length} payloads`);
+    assert.ok(
+      found.payloads.length >= 10,
+      `expected the inputs, results, summaries and failures, found ${found.payloads.length} payloads`,
+    );
     const plain = found.payloads.filter((p) => enc(p) !== ENCRYPTED_ENCODING).map(enc);
     assert.deepEqual(plain, [], 'every payload is encrypted');
-    for (const p of found.payloads) assert.equal(Buffer.from(p.metadata![`encryption-key-id`]!).toString(), KEY_ID);
+    for (const p of found.payloads)
+      assert.equal(Buffer.from(p.metadata![`encryption-key-id`]!).toString(), KEY_ID);
     const needle = Buffer.from(customerId);
-    assert.equal(found.blobs.filter((b) => b.includes(needle)).length, 0, 'no byte field holds the customer id');
-    assert.deepEqual(found.strings.filter((s) => s.includes(customerId)), [], 'no string field (failure messages) holds it');
+    assert.equal(
+      found.blobs.filter((b) => b.includes(needle)).length,
+      0,
+      'no byte field holds the customer id',
+    );
+    assert.deepEqual(
+      found.strings.filter((s) => s.includes(customerId)),
+      [],
+      'no string field (failure messages) holds it',
+    );
     // The scan can see the customer id: decoding the same payloads reveals it (so the check above is not vacuous).
     const decoded = await codec.decode(found.payloads);
     assert.ok(decoded.some((p) => Buffer.from(p.data ?? new Uint8Array()).includes(needle)));
@@ -132,7 +161,10 @@ describe('payload encryption (dev server)', () => {
   });
 
   it('the codec endpoint decodes the history for the Web UI', async () => {
-    const raw = await ts.client.workflowService.getWorkflowExecutionHistory({ namespace: ts.stack.temporal.namespace, execution: { workflowId } });
+    const raw = await ts.client.workflowService.getWorkflowExecutionHistory({
+      namespace: ts.stack.temporal.namespace,
+      execution: { workflowId },
+    });
     const first = raw.history!.events![0]!;
     const input0 = first.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
     const body = { payloads: [input0, first.userMetadata!.summary!].map((p) => payloadToJson(p)) };
@@ -140,11 +172,17 @@ describe('payload encryption (dev server)', () => {
     try {
       const res = await fetch(`${server.url}/decode`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-Namespace': 'default', Origin: 'http://localhost:8233' },
+        headers: {
+          'Content-Type': 'application/json',
+          'X-Namespace': 'default',
+          Origin: 'http://localhost:8233',
+        },
         body: JSON.stringify(body),
       });
       assert.equal(res.status, 200);
-      const out = ((await res.json()) as { payloads: JsonPayload[] }).payloads.map((p) => JSON.parse(Buffer.from(p.data!, 'base64').toString()) as unknown);
+      const out = ((await res.json()) as { payloads: JsonPayload[] }).payloads.map(
+        (p) => JSON.parse(Buffer.from(p.data!, 'base64').toString()) as unknown,
+      );
       assert.deepEqual(out[0], input);
       assert.equal(out[1], orderSummary(input));
     } finally {
@@ -154,7 +192,10 @@ describe('payload encryption (dev server)', () => {
 
   it('the CLI reads it with the key, and names the missing setting without it', async () => {
     const address = ts.stack.temporal.address;
-    const withKey = await runCli(['status', workflowId, '--json'], cliEnv(address, { SETTLE_ENCRYPTION_KEY: KEY, SETTLE_ENCRYPTION_KEY_ID: KEY_ID }));
+    const withKey = await runCli(
+      ['status', workflowId, '--json'],
+      cliEnv(address, { SETTLE_ENCRYPTION_KEY: KEY, SETTLE_ENCRYPTION_KEY_ID: KEY_ID }),
+    );
     assert.equal(withKey.code, 0, withKey.stderr);
     const view = json<{ status: string; summary: string; compensations: string[] }>(withKey);
     assert.equal(view.status, 'compensated');

@@ -18,7 +18,8 @@ import {
 } from '../../services/codec';
 
 const b64 = (): string => randomBytes(32).toString('base64');
-const meta = (p: Payload, k: string): string | undefined => (p.metadata?.[k] ? Buffer.from(p.metadata[k]).toString() : undefined);
+const meta = (p: Payload, k: string): string | undefined =>
+  p.metadata?.[k] ? Buffer.from(p.metadata[k]).toString() : undefined;
 const SECRET = { customerId: 'cust-7f3a-alice', note: 'personal data' };
 
 describe('payload codec (AES-256-GCM)', () => {
@@ -40,7 +41,11 @@ describe('payload codec (AES-256-GCM)', () => {
     assert.equal(meta(enc!, 'encoding'), ENCRYPTED_ENCODING);
     assert.equal(meta(enc!, KEY_ID_METADATA), 'k1');
     assert.ok(!Buffer.from(enc!.data!).toString('latin1').includes(SECRET.customerId));
-    assert.ok(!JSON.stringify(payloadToJson(enc!)).includes(Buffer.from(SECRET.customerId).toString('base64').slice(0, 12)));
+    assert.ok(
+      !JSON.stringify(payloadToJson(enc!)).includes(
+        Buffer.from(SECRET.customerId).toString('base64').slice(0, 12),
+      ),
+    );
     // Fresh IV every time: the same value never encrypts to the same bytes.
     const [again] = await codec.encode([plain]);
     assert.notDeepEqual(Buffer.from(again!.data!), Buffer.from(enc!.data!));
@@ -56,12 +61,19 @@ describe('payload codec (AES-256-GCM)', () => {
   it('rotates keys: old payloads stay readable with the old key listed, and fail clearly without it', async () => {
     const before = AesGcmCodec.fromEnv({ SETTLE_ENCRYPTION_KEY: k1, SETTLE_ENCRYPTION_KEY_ID: 'k1' })!;
     const [old] = await before.encode([defaultPayloadConverter.toPayload(SECRET)]);
-    const rotated = AesGcmCodec.fromEnv({ SETTLE_ENCRYPTION_KEY: k2, SETTLE_ENCRYPTION_KEY_ID: 'k2', SETTLE_ENCRYPTION_OLD_KEYS: `k1:${k1}` })!;
+    const rotated = AesGcmCodec.fromEnv({
+      SETTLE_ENCRYPTION_KEY: k2,
+      SETTLE_ENCRYPTION_KEY_ID: 'k2',
+      SETTLE_ENCRYPTION_OLD_KEYS: `k1:${k1}`,
+    })!;
     assert.deepEqual(defaultPayloadConverter.fromPayload((await rotated.decode([old!]))[0]!), SECRET);
     const [fresh] = await rotated.encode([defaultPayloadConverter.toPayload(SECRET)]);
     assert.equal(meta(fresh!, KEY_ID_METADATA), 'k2');
     const withoutOld = AesGcmCodec.fromEnv({ SETTLE_ENCRYPTION_KEY: k2, SETTLE_ENCRYPTION_KEY_ID: 'k2' })!;
-    await assert.rejects(withoutOld.decode([old!]), /key 'k1', which is not configured.*SETTLE_ENCRYPTION_OLD_KEYS/);
+    await assert.rejects(
+      withoutOld.decode([old!]),
+      /key 'k1', which is not configured.*SETTLE_ENCRYPTION_OLD_KEYS/,
+    );
     // Decode-only: encryption turned off, old histories still readable.
     const decodeOnly = AesGcmCodec.fromEnv({ SETTLE_ENCRYPTION_OLD_KEYS: `k1:${k1}` })!;
     assert.equal(decodeOnly.keyId, undefined);
@@ -71,7 +83,11 @@ describe('payload codec (AES-256-GCM)', () => {
   });
 
   it('detects tampering and a payload moved to another key id', async () => {
-    const codec = AesGcmCodec.fromEnv({ SETTLE_ENCRYPTION_KEY: k1, SETTLE_ENCRYPTION_KEY_ID: 'k1', SETTLE_ENCRYPTION_OLD_KEYS: `k2:${k2}` })!;
+    const codec = AesGcmCodec.fromEnv({
+      SETTLE_ENCRYPTION_KEY: k1,
+      SETTLE_ENCRYPTION_KEY_ID: 'k1',
+      SETTLE_ENCRYPTION_OLD_KEYS: `k2:${k2}`,
+    })!;
     const [enc] = await codec.encode([defaultPayloadConverter.toPayload(SECRET)]);
     const flipped = Buffer.from(enc!.data!);
     flipped[flipped.length - 1]! ^= 1;
@@ -82,14 +98,35 @@ describe('payload codec (AES-256-GCM)', () => {
 
   it('validates configuration before anything starts', () => {
     assert.equal(encryptionKeysFromEnv({}), undefined);
-    assert.throws(() => encryptionKeysFromEnv({ SETTLE_ENCRYPTION_KEY: Buffer.alloc(16).toString('base64') }), /must be 32 bytes/);
-    assert.throws(() => encryptionKeysFromEnv({ SETTLE_ENCRYPTION_KEY: 'not base64!' }), /not base64/);
-    assert.throws(() => encryptionKeysFromEnv({ SETTLE_ENCRYPTION_KEY_ID: 'k1' }), /SETTLE_ENCRYPTION_KEY is not/);
-    assert.throws(() => encryptionKeysFromEnv({ SETTLE_ENCRYPTION_KEY: k1, SETTLE_ENCRYPTION_KEY_ID: 'bad id' }), /KEY_ID/);
-    assert.throws(() => encryptionKeysFromEnv({ SETTLE_ENCRYPTION_KEY: k1, SETTLE_ENCRYPTION_OLD_KEYS: 'nocolon' }), /id:base64/);
-    assert.throws(() => encryptionKeysFromEnv({ SETTLE_ENCRYPTION_KEY: k1, SETTLE_ENCRYPTION_OLD_KEYS: `a:${k2},a:${k2}` }), /twice/);
     assert.throws(
-      () => encryptionKeysFromEnv({ SETTLE_ENCRYPTION_KEY: k1, SETTLE_ENCRYPTION_KEY_ID: 'a', SETTLE_ENCRYPTION_OLD_KEYS: `a:${k2}` }),
+      () => encryptionKeysFromEnv({ SETTLE_ENCRYPTION_KEY: Buffer.alloc(16).toString('base64') }),
+      /must be 32 bytes/,
+    );
+    assert.throws(() => encryptionKeysFromEnv({ SETTLE_ENCRYPTION_KEY: 'not base64!' }), /not base64/);
+    assert.throws(
+      () => encryptionKeysFromEnv({ SETTLE_ENCRYPTION_KEY_ID: 'k1' }),
+      /SETTLE_ENCRYPTION_KEY is not/,
+    );
+    assert.throws(
+      () => encryptionKeysFromEnv({ SETTLE_ENCRYPTION_KEY: k1, SETTLE_ENCRYPTION_KEY_ID: 'bad id' }),
+      /KEY_ID/,
+    );
+    assert.throws(
+      () => encryptionKeysFromEnv({ SETTLE_ENCRYPTION_KEY: k1, SETTLE_ENCRYPTION_OLD_KEYS: 'nocolon' }),
+      /id:base64/,
+    );
+    assert.throws(
+      () =>
+        encryptionKeysFromEnv({ SETTLE_ENCRYPTION_KEY: k1, SETTLE_ENCRYPTION_OLD_KEYS: `a:${k2},a:${k2}` }),
+      /twice/,
+    );
+    assert.throws(
+      () =>
+        encryptionKeysFromEnv({
+          SETTLE_ENCRYPTION_KEY: k1,
+          SETTLE_ENCRYPTION_KEY_ID: 'a',
+          SETTLE_ENCRYPTION_OLD_KEYS: `a:${k2}`,
+        }),
       /names two different keys/,
     );
     // Without an id, the key names itself by fingerprint (stable, and not the key).
@@ -112,12 +149,20 @@ describe('codec server protocol', () => {
   });
 
   const post = (path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
-    fetch(`${server.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
 
   it('decodes what the workers encoded, under /decode and /{namespace}/decode', async () => {
     const [enc] = await codec.encode([defaultPayloadConverter.toPayload(SECRET)]);
     for (const path of ['/decode', '/default/decode']) {
-      const res = await post(path, { payloads: [payloadToJson(enc!)] }, { 'X-Namespace': 'default', Origin: origin });
+      const res = await post(
+        path,
+        { payloads: [payloadToJson(enc!)] },
+        { 'X-Namespace': 'default', Origin: origin },
+      );
       assert.equal(res.status, 200, path);
       assert.equal(res.headers.get('access-control-allow-origin'), origin);
       const body = (await res.json()) as { payloads: JsonPayload[] };
@@ -128,7 +173,9 @@ describe('codec server protocol', () => {
   });
 
   it('encodes for the UI (e.g. starting a workflow from it)', async () => {
-    const res = await post('/encode', { payloads: [payloadToJson(defaultPayloadConverter.toPayload(SECRET))] });
+    const res = await post('/encode', {
+      payloads: [payloadToJson(defaultPayloadConverter.toPayload(SECRET))],
+    });
     const body = (await res.json()) as { payloads: JsonPayload[] };
     assert.equal(Buffer.from(body.payloads[0]!.metadata!.encoding!, 'base64').toString(), ENCRYPTED_ENCODING);
     assert.ok(!Buffer.from(body.payloads[0]!.data!, 'base64').toString('latin1').includes(SECRET.customerId));
@@ -137,7 +184,11 @@ describe('codec server protocol', () => {
   it('answers CORS preflight for the UI origin only', async () => {
     const ok = await fetch(`${server.url}/decode`, {
       method: 'OPTIONS',
-      headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type,x-namespace' },
+      headers: {
+        Origin: origin,
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'content-type,x-namespace',
+      },
     });
     assert.equal(ok.status, 204);
     assert.equal(ok.headers.get('access-control-allow-origin'), origin);
@@ -155,7 +206,15 @@ describe('codec server protocol', () => {
     assert.equal(notJson.status, 400);
     assert.equal((await post('/decode', { other: 1 })).status, 400);
     const foreign = await post('/decode', {
-      payloads: [{ metadata: { encoding: Buffer.from(ENCRYPTED_ENCODING).toString('base64'), [KEY_ID_METADATA]: Buffer.from('zz').toString('base64') }, data: 'AAAA' }],
+      payloads: [
+        {
+          metadata: {
+            encoding: Buffer.from(ENCRYPTED_ENCODING).toString('base64'),
+            [KEY_ID_METADATA]: Buffer.from('zz').toString('base64'),
+          },
+          data: 'AAAA',
+        },
+      ],
     });
     assert.equal(foreign.status, 422);
     assert.match(((await foreign.json()) as { error: string }).error, /key 'zz'/);

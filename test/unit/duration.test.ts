@@ -26,7 +26,8 @@ describe('durations on the command line', () => {
     for (const bad of ['5x', '0s', 'soon']) {
       assert.throws(
         () => durationFlag('older-than', bad),
-        (e: unknown) => e instanceof CliError && e.exitCode === EXIT.usage && e.message.includes('--older-than'),
+        (e: unknown) =>
+          e instanceof CliError && e.exitCode === EXIT.usage && e.message.includes('--older-than'),
       );
     }
     assert.throws(() => durationFlag('interval', '2m', { max: 60_000 }), /at most 1m/);

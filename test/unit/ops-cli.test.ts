@@ -21,17 +21,38 @@ describe('list query', () => {
   });
 
   it('in-progress statuses also require a running execution (a terminated saga still carries "running")', () => {
-    assert.equal(buildListQuery({ status: 'running' }), "SettlePattern IS NOT NULL AND SettleStatus = 'running' AND ExecutionStatus = 'Running'");
+    assert.equal(
+      buildListQuery({ status: 'running' }),
+      "SettlePattern IS NOT NULL AND SettleStatus = 'running' AND ExecutionStatus = 'Running'",
+    );
     assert.equal(
       buildListQuery({ status: 'needs-operator' }),
       "SettlePattern IS NOT NULL AND SettleStatus = 'needs-operator' AND ExecutionStatus = 'Running'",
     );
   });
 
-  it("maps statuses only Temporal knows to ExecutionStatus", () => {
-    assert.equal(buildListQuery({ status: 'terminated' }), "SettlePattern IS NOT NULL AND ExecutionStatus = 'Terminated'");
-    assert.equal(buildListQuery({ status: 'timed-out' }), "SettlePattern IS NOT NULL AND ExecutionStatus = 'TimedOut'");
-    assert.equal(buildListQuery({ status: 'cancelled' }), "SettlePattern IS NOT NULL AND ExecutionStatus = 'Canceled'");
+  it('maps statuses only Temporal knows to ExecutionStatus', () => {
+    assert.equal(
+      buildListQuery({ status: 'terminated' }),
+      "SettlePattern IS NOT NULL AND ExecutionStatus = 'Terminated'",
+    );
+    assert.equal(
+      buildListQuery({ status: 'timed-out' }),
+      "SettlePattern IS NOT NULL AND ExecutionStatus = 'TimedOut'",
+    );
+    assert.equal(
+      buildListQuery({ status: 'canceled' }),
+      "SettlePattern IS NOT NULL AND ExecutionStatus = 'Canceled'",
+    );
+    // TCC's own outcome, not Temporal's cancellation.
+    assert.equal(
+      buildListQuery({ status: 'cancelled' }),
+      "SettlePattern IS NOT NULL AND SettleStatus = 'cancelled'",
+    );
+    assert.equal(
+      buildListQuery({ status: 'pre-committing' }),
+      "SettlePattern IS NOT NULL AND SettleStatus = 'pre-committing' AND ExecutionStatus = 'Running'",
+    );
   });
 
   it('builds the stuck queries', () => {
@@ -50,7 +71,8 @@ describe('list query', () => {
     const usage = (e: unknown): boolean => e instanceof CliError && e.exitCode === EXIT.usage;
     assert.throws(() => validatePattern('sgaa'), usage);
     assert.equal(validateStatus('needs-operator'), 'needs-operator');
-    for (const bad of ["x' OR 1=1", 'Running', 'a b', '']) assert.throws(() => validateStatus(bad), usage, bad);
+    for (const bad of ["x' OR 1=1", 'Running', 'a b', ''])
+      assert.throws(() => validateStatus(bad), usage, bad);
   });
 });
 
@@ -62,6 +84,9 @@ describe('status reporting', () => {
     assert.equal(effectiveStatus('compensating', 'TIMED_OUT'), 'timed-out');
     assert.equal(effectiveStatus(undefined, 'FAILED'), 'failed');
     assert.equal(effectiveStatus('needs-operator', 'RUNNING'), 'needs-operator');
+    assert.equal(effectiveStatus('needs-operator', 'TERMINATED'), 'terminated');
+    assert.equal(effectiveStatus('running', 'CANCELLED'), 'canceled');
+    assert.equal(effectiveStatus('cancelled', 'COMPLETED'), 'cancelled');
   });
 
   it('ended well only when closed normally and not left for an operator', () => {
@@ -72,7 +97,12 @@ describe('status reporting', () => {
   });
 });
 
-const entry = (e: Partial<LedgerEntry> & Pick<LedgerEntry, 'name'>): LedgerEntry => ({ kind: 'step', status: 'completed', attempts: 0, ...e });
+const entry = (e: Partial<LedgerEntry> & Pick<LedgerEntry, 'name'>): LedgerEntry => ({
+  kind: 'step',
+  status: 'completed',
+  attempts: 0,
+  ...e,
+});
 
 describe('stuck: why', () => {
   it('names the parked compensation and its error first', () => {
@@ -80,25 +110,48 @@ describe('stuck: why', () => {
       status: 'needs-operator',
       ledger: [
         entry({ name: 'charge', status: 'failed', attempts: 1, lastError: 'InjectedFailure: x' }),
-        entry({ name: 'refundPayment', kind: 'compensation', status: 'needs-operator', attempts: 1, lastError: 'GatewayDown: refunds offline' }),
+        entry({
+          name: 'refundPayment',
+          kind: 'compensation',
+          status: 'needs-operator',
+          attempts: 1,
+          lastError: 'GatewayDown: refunds offline',
+        }),
       ],
     });
-    assert.deepEqual(why, { currentStep: 'refundPayment', why: '↩ refundPayment needs an operator: GatewayDown: refunds offline' });
+    assert.deepEqual(why, {
+      currentStep: 'refundPayment',
+      why: '↩ refundPayment needs an operator: GatewayDown: refunds offline',
+    });
   });
 
   it('names the running step with its activity retries', () => {
     const why = explain({
       status: 'running',
       ledger: [entry({ name: 'create' }), entry({ name: 'reserve', status: 'running' })],
-      pendingActivities: [{ activityType: 'reserveStock', state: 'SCHEDULED', attempt: 7, maximumAttempts: 20, lastFailure: 'connection refused' }],
+      pendingActivities: [
+        {
+          activityType: 'reserveStock',
+          state: 'SCHEDULED',
+          attempt: 7,
+          maximumAttempts: 20,
+          lastFailure: 'connection refused',
+        },
+      ],
     });
-    assert.deepEqual(why, { currentStep: 'reserve', why: 'reserve running (reserveStock attempt 7/20, last failure: connection refused)' });
+    assert.deepEqual(why, {
+      currentStep: 'reserve',
+      why: 'reserve running (reserveStock attempt 7/20, last failure: connection refused)',
+    });
   });
 
   it('says when the workflow could not answer', () => {
-    assert.deepEqual(explain({ status: 'running', ledger: [], note: 'no worker answered the progress query' }), {
-      why: 'no worker answered the progress query',
-    });
+    assert.deepEqual(
+      explain({ status: 'running', ledger: [], note: 'no worker answered the progress query' }),
+      {
+        why: 'no worker answered the progress query',
+      },
+    );
   });
 });
 
@@ -113,7 +166,10 @@ describe('watch: changes', () => {
   });
 
   it('prints the first snapshot whole, then only what changed', () => {
-    const first = ev('2026-01-02T03:04:05.100Z', 'running', [entry({ name: 'create' }), entry({ name: 'reserve', status: 'running' })]);
+    const first = ev('2026-01-02T03:04:05.100Z', 'running', [
+      entry({ name: 'create' }),
+      entry({ name: 'reserve', status: 'running' }),
+    ]);
     assert.deepEqual(describeChanges(undefined, first), [
       '03:04:05.100  order-1 is running',
       '03:04:05.100    create                 completed',

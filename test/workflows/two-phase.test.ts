@@ -158,7 +158,8 @@ describe('2PC coordinator (time-skipping, stubbed participants)', () => {
   });
 
   it('vote timeout -> abort, including the participant whose outcome is unknown (time-skipped)', async () => {
-    const { result, calls, wallMs } = await run({ prepare: { 'bank-b': 'late' } });
+    // One attempt (the activity timeout is longer than the vote timeout): the stub skips 31s inside it.
+    const { result, calls, wallMs } = await run({ prepare: { 'bank-b': 'late' } }, undefined, { activityTimeout: '1m' });
     assert.equal(result.status, 'aborted');
     assert.match(result.reason ?? '', /^vote timeout \(30s\) waiting for bank-b/);
     const b = result.participants.find((p) => p.name === 'bank-b')!;
@@ -169,9 +170,9 @@ describe('2PC coordinator (time-skipping, stubbed participants)', () => {
   });
 
   it('commit retries until done and never turns into an abort', async () => {
-    const { result, calls } = await run({ commitFailures: { 'bank-b': 3, outbox: 1 } });
+    const { result, calls } = await run({ commitFailures: { 'bank-b': 2, outbox: 1 } });
     assert.equal(result.status, 'committed');
-    assert.equal(of(calls, 'commit').filter((p) => p === 'bank-b').length, 4);
+    assert.equal(of(calls, 'commit').filter((p) => p === 'bank-b').length, 3);
     assert.equal(of(calls, 'commit').filter((p) => p === 'outbox').length, 2);
     assert.deepEqual(of(calls, 'rollback'), []);
     assert.ok(result.participants.every((p) => p.outcome === 'committed'));
@@ -250,7 +251,7 @@ describe('2PC coordinator (time-skipping, stubbed participants)', () => {
     });
 
     it('can-commit vote timeout -> abort (time-skipped)', async () => {
-      const { result, wallMs } = await run({ prepare: { 'bank-a': 'late' } }, undefined, {}, 'transfer3pc');
+      const { result, wallMs } = await run({ prepare: { 'bank-a': 'late' } }, undefined, { activityTimeout: '1m' }, 'transfer3pc');
       assert.equal(result.status, 'aborted');
       assert.match(result.reason ?? '', /vote timeout/);
       assert.ok(wallMs < 20_000);

@@ -1,0 +1,220 @@
+// The TCC participant over HTTP (node:http, JSON): try / confirm / cancel of reservations on the two banks'
+// accounts. Each reservation lives in its bank's database next to the balance it holds, and every call goes
+// through that database's barrier in the same local transaction, so:
+//   - a retried call does nothing twice (the first answer is returned again);
+//   - a cancel for a try that never arrived is a recorded no-op (null compensation);
+//   - a try that arrives after its cancel is refused (hanging), so a late retry cannot strand money in a hold;
+//   - a confirm after a cancel, or a cancel after a confirm, is refused (409).
+// Every request is also logged in the tcc database (tcc_requests), duplicates included. Knows nothing of Temporal.
+//
+//   POST /v1/try      {workflowId, branch, bank, account, amountCents, expiresAt?, refuse?}
+//   POST /v1/confirm  {workflowId, branch, bank}
+//   POST /v1/cancel   {workflowId, branch, bank}
+//   GET  /v1/reservations?workflowId=...
+//   GET  /health
+// Answers: 200 {state: applied|duplicate|noop, reservationId}; 400/404/409 {error, message} are final;
+// 5xx are the participant's trouble and may be retried.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Pool } from 'pg';
+import { BANKS, ERR, TRANSFER_ERR, type BankId } from '../shared';
+import { barrierAction, barrierCompensation, BarrierRejectedError } from './barrier';
+import { cancelReservation, confirmReservation, listReservations, tryReservation } from './banks';
+import type { Pools } from './db';
+import { BusinessRejection } from './shop';
+
+export interface TccServerOptions {
+  pools: Pick<Pools, 'bank_a' | 'bank_b' | 'tcc'>;
+  /** 0 picks a free port. */
+  port: number;
+  host?: string;
+  log?: (m: string) => void;
+}
+
+export interface TccServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$/;
+const BRANCH_RE = /^[a-z][a-z0-9-]{0,31}$/;
+const ACCOUNT_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+interface CallBody {
+  workflowId: string;
+  branch: string;
+  bank: BankId;
+}
+interface TryBody extends CallBody {
+  account: string;
+  amountCents: number;
+  expiresAt?: string;
+  refuse?: boolean;
+}
+
+function parseCall(doc: Record<string, unknown>): CallBody {
+  const { workflowId, branch, bank } = doc;
+  if (typeof workflowId !== 'string' || !ID_RE.test(workflowId)) throw new HttpError(400, ERR.invalidInput, 'workflowId is missing or invalid');
+  if (typeof branch !== 'string' || !BRANCH_RE.test(branch)) throw new HttpError(400, ERR.invalidInput, 'branch is missing or invalid');
+  if (typeof bank !== 'string' || !(BANKS as readonly string[]).includes(bank))
+    throw new HttpError(400, ERR.invalidInput, `bank must be one of ${BANKS.join(', ')}`);
+  return { workflowId, branch, bank: bank as BankId };
+}
+
+function parseTry(doc: Record<string, unknown>): TryBody {
+  const call = parseCall(doc);
+  const { account, amountCents, expiresAt, refuse } = doc;
+  if (typeof account !== 'string' || !ACCOUNT_RE.test(account)) throw new HttpError(400, ERR.invalidInput, 'account is missing or invalid');
+  if (typeof amountCents !== 'number' || !Number.isSafeInteger(amountCents) || amountCents === 0)
+    throw new HttpError(400, ERR.invalidInput, 'amountCents must be a non-zero whole number (negative: debit)');
+  if (expiresAt !== undefined && (typeof expiresAt !== 'string' || Number.isNaN(Date.parse(expiresAt))))
+    throw new HttpError(400, ERR.invalidInput, 'expiresAt must be an ISO date');
+  return { ...call, account, amountCents, expiresAt: expiresAt as string | undefined, refuse: refuse === true };
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 64 * 1024) throw new HttpError(413, ERR.invalidInput, 'request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    const doc: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error('not an object');
+    return doc as Record<string, unknown>;
+  } catch {
+    throw new HttpError(400, ERR.invalidInput, 'the body must be a JSON object');
+  }
+}
+
+function businessStatus(type: string): number {
+  if (type === ERR.unknownAccount || type === TRANSFER_ERR.unknownReservation) return 404;
+  if (type === ERR.invalidInput) return 400;
+  return 409;
+}
+
+export const reservationId = (workflowId: string, branch: string): string => `${workflowId}/${branch}`;
+
+export function createTccHandler(opts: Pick<TccServerOptions, 'pools' | 'log'>) {
+  const bankPool = (bank: BankId): Pool => (bank === 'bank-a' ? opts.pools.bank_a : opts.pools.bank_b);
+  // Barrier keys: the workflow id is the global transaction id; try and cancel share the branch key (so a cancel
+  // finds its try, or records that it came first); confirm has its own.
+  const tryKey = (c: CallBody) => ({ gid: c.workflowId, branch: `tcc-${c.branch}` });
+  const confirmKey = (c: CallBody) => ({ gid: c.workflowId, branch: `tcc-${c.branch}-confirm` });
+
+  async function tryOp(b: TryBody): Promise<object> {
+    if (b.refuse) throw new HttpError(409, TRANSFER_ERR.votedNo, `${b.bank} refuses this try (fault injection)`);
+    const id = reservationId(b.workflowId, b.branch);
+    const out = await barrierAction(bankPool(b.bank), tryKey(b), (tx) =>
+      tryReservation(tx, { reservationId: id, workflowId: b.workflowId, branch: b.branch, account: b.account, amountCents: b.amountCents, expiresAt: b.expiresAt }),
+    );
+    return { state: out.state, reservationId: id };
+  }
+  async function confirmOp(c: CallBody): Promise<object> {
+    const id = reservationId(c.workflowId, c.branch);
+    const out = await barrierAction(bankPool(c.bank), confirmKey(c), async (tx) => {
+      await confirmReservation(tx, id);
+      return { reservationId: id };
+    });
+    return { state: out.state, reservationId: id };
+  }
+  async function cancelOp(c: CallBody): Promise<object> {
+    const id = reservationId(c.workflowId, c.branch);
+    const out = await barrierCompensation(bankPool(c.bank), tryKey(c), (tx) => cancelReservation(tx, id));
+    return { state: out.state, reservationId: id };
+  }
+
+  async function logRequest(op: string, doc: Record<string, unknown>, status: number, outcome: string): Promise<void> {
+    await opts.pools.tcc
+      .query(`INSERT INTO tcc_requests (op, workflow_id, branch, bank, status, outcome) VALUES ($1, $2, $3, $4, $5, $6)`, [
+        op,
+        String(doc.workflowId ?? ''),
+        String(doc.branch ?? ''),
+        String(doc.bank ?? ''),
+        status,
+        outcome,
+      ])
+      .catch((err: Error) => opts.log?.(`tcc: could not log a request: ${err.message}`));
+  }
+
+  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://tcc');
+    const send = (status: number, doc: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(doc));
+    };
+    let op: 'try' | 'confirm' | 'cancel' | undefined;
+    let doc: Record<string, unknown> = {};
+    try {
+      if (req.method === 'GET' && url.pathname === '/health') return send(200, { ok: true });
+      if (req.method === 'GET' && url.pathname === '/v1/reservations') {
+        const wf = url.searchParams.get('workflowId') ?? '';
+        if (!ID_RE.test(wf)) throw new HttpError(400, ERR.invalidInput, 'workflowId query parameter is required');
+        const [a, b] = await Promise.all([listReservations(opts.pools.bank_a, wf), listReservations(opts.pools.bank_b, wf)]);
+        return send(200, [...a.map((r) => ({ bank: 'bank-a', ...r })), ...b.map((r) => ({ bank: 'bank-b', ...r }))]);
+      }
+      const m = /^\/v1\/(try|confirm|cancel)$/.exec(url.pathname);
+      if (!m) throw new HttpError(404, 'NotFound', `no route ${req.method} ${url.pathname}`);
+      if (req.method !== 'POST') throw new HttpError(405, ERR.invalidInput, `${url.pathname} takes POST`);
+      op = m[1] as 'try' | 'confirm' | 'cancel';
+      doc = await readJson(req);
+      const answer = op === 'try' ? await tryOp(parseTry(doc)) : op === 'confirm' ? await confirmOp(parseCall(doc)) : await cancelOp(parseCall(doc));
+      await logRequest(op, doc, 200, (answer as { state: string }).state);
+      return send(200, answer);
+    } catch (err) {
+      let status = 500;
+      let type = 'Internal';
+      const message = (err as Error).message;
+      if (err instanceof HttpError) [status, type] = [err.status, err.type];
+      else if (err instanceof BusinessRejection) [status, type] = [businessStatus(err.type), err.type];
+      else if (err instanceof BarrierRejectedError) [status, type] = [409, ERR.barrierRejected];
+      else opts.log?.(`tcc: ${req.method} ${url.pathname} failed: ${(err as Error).stack ?? message}`);
+      if (op) await logRequest(op, doc, status, type);
+      return send(status, { error: type, message });
+    }
+  };
+}
+
+export async function startTccServer(opts: TccServerOptions): Promise<TccServer> {
+  const handler = createTccHandler(opts);
+  const server: Server = createServer((req, res) => {
+    handler(req, res).catch((err: Error) => {
+      opts.log?.(`tcc: ${err.message}`);
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  // Keep-alive sockets would hold close() up; requests are short.
+  server.keepAliveTimeout = 1000;
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
