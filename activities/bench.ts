@@ -13,20 +13,23 @@ export interface BenchStepInput {
 
 type Applied<T> = { state: 'applied'; result: T };
 
-function forward<T>(input: BenchStepInput, result: T): Applied<T> {
-  if (input.inject) throw ApplicationFailure.nonRetryable(`injected failure at ${input.step}`, ERR.injected);
-  return { state: 'applied', result };
+function forward<T>(input: BenchStepInput, result: T): Promise<Applied<T>> {
+  if (input.inject)
+    return Promise.reject(ApplicationFailure.nonRetryable(`injected failure at ${input.step}`, ERR.injected));
+  return Promise.resolve({ state: 'applied', result });
 }
+
+const undone = (): Promise<{ state: 'applied' }> => Promise.resolve({ state: 'applied' });
 
 export function createBenchOrdersActivities() {
   return {
-    async benchCreateOrder(input: BenchStepInput) {
+    benchCreateOrder(input: BenchStepInput) {
       return forward(input, { orderId: input.id });
     },
-    async benchCancelOrder(_input: BenchStepInput) {
-      return { state: 'applied' as const };
+    benchCancelOrder(_input: BenchStepInput) {
+      return undone();
     },
-    async benchConfirmOrder(input: BenchStepInput) {
+    benchConfirmOrder(input: BenchStepInput) {
       return forward(input, null);
     },
   };
@@ -34,33 +37,33 @@ export function createBenchOrdersActivities() {
 
 export function createBenchInventoryActivities() {
   return {
-    async benchReserveStock(input: BenchStepInput) {
+    benchReserveStock(input: BenchStepInput) {
       return forward(input, { reservationId: `${input.id}/${input.step}` });
     },
-    async benchReleaseStock(_input: BenchStepInput) {
-      return { state: 'applied' as const };
+    benchReleaseStock(_input: BenchStepInput) {
+      return undone();
     },
   };
 }
 
 export function createBenchPaymentsActivities() {
   return {
-    async benchChargePayment(input: BenchStepInput) {
+    benchChargePayment(input: BenchStepInput) {
       return forward(input, { customerId: 'bench', amountCents: 100, balanceCents: 0 });
     },
-    async benchRefundPayment(_input: BenchStepInput) {
-      return { state: 'applied' as const };
+    benchRefundPayment(_input: BenchStepInput) {
+      return undone();
     },
   };
 }
 
 export function createBenchNotificationsActivities() {
   return {
-    async benchSendNotification(input: BenchStepInput) {
+    benchSendNotification(input: BenchStepInput) {
       return forward(input, { messageId: `${input.id}/${input.step}` });
     },
-    async benchRetractNotification(_input: BenchStepInput) {
-      return { state: 'applied' as const };
+    benchRetractNotification(_input: BenchStepInput) {
+      return undone();
     },
   };
 }

@@ -207,7 +207,13 @@ export class Measurement {
       p99_ms: round(hist.percentileMs(99)),
       mean_ms: round(hist.meanMs()),
       max_ms: round(hist.maxMs()),
-      cpu_s: { worker: round(cpu.worker, 3), extra_workers: round(cpu.extra_workers, 3), temporal: round(cpu.temporal, 3), postgres: round(cpu.postgres, 3), total: round(total, 3) },
+      cpu_s: {
+        worker: round(cpu.worker, 3),
+        extra_workers: round(cpu.extra_workers, 3),
+        temporal: round(cpu.temporal, 3),
+        postgres: round(cpu.postgres, 3),
+        total: round(total, 3),
+      },
       cpu_ms_per_tx: round((total * 1000) / Math.max(1, ok)),
       cpu_utilisation: round(total / (wall * o.cores), 3),
       history,
@@ -218,15 +224,24 @@ export class Measurement {
 }
 
 /** Events and encoded bytes of a sample of the histories, successes and compensations weighted 9:1 as run. */
-async function sampleHistories(rig: Rig, ids: { i: number; workflowId: string; outcome: string }[], sample: number): Promise<Row['history']> {
-  const pick = (pred: (o: string) => boolean, k: number): typeof ids => ids.filter((x) => pred(x.outcome)).slice(0, k);
+async function sampleHistories(
+  rig: Rig,
+  ids: { i: number; workflowId: string; outcome: string }[],
+  sample: number,
+): Promise<Row['history']> {
+  const pick = (pred: (o: string) => boolean, k: number): typeof ids =>
+    ids.filter((x) => pred(x.outcome)).slice(0, k);
   const failed = (o: string): boolean => o !== 'completed' && o !== 'committed' && o !== 'confirmed';
   const okIds = pick((o) => !failed(o), Math.max(1, Math.ceil(sample * 0.7)));
   const badIds = pick(failed, Math.max(1, Math.floor(sample * 0.3)));
   type Sample = { events: number; bytes: number; split: TimeSplit };
   const measureOne = async (id: string): Promise<Sample> => {
     const h = await rig.client.workflow.getHandle(id).fetchHistory();
-    return { events: h.events?.length ?? 0, bytes: temporal.api.history.v1.History.encode(h).finish().length, split: timeSplit(h) };
+    return {
+      events: h.events?.length ?? 0,
+      bytes: temporal.api.history.v1.History.encode(h).finish().length,
+      split: timeSplit(h),
+    };
   };
   const avg = async (list: typeof ids): Promise<Sample | undefined> => {
     if (!list.length) return undefined;
@@ -272,13 +287,15 @@ export function timeSplit(h: temporal.api.history.v1.IHistory): TimeSplit {
     at.set(Number(e.eventId), t);
     switch (e.eventType) {
       case EV.EVENT_TYPE_WORKFLOW_TASK_STARTED:
-        split.wft_dispatch += t - (at.get(Number(e.workflowTaskStartedEventAttributes?.scheduledEventId)) ?? t);
+        split.wft_dispatch +=
+          t - (at.get(Number(e.workflowTaskStartedEventAttributes?.scheduledEventId)) ?? t);
         break;
       case EV.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
         split.wft_run += t - (at.get(Number(e.workflowTaskCompletedEventAttributes?.startedEventId)) ?? t);
         break;
       case EV.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-        split.act_dispatch += t - (at.get(Number(e.activityTaskStartedEventAttributes?.scheduledEventId)) ?? t);
+        split.act_dispatch +=
+          t - (at.get(Number(e.activityTaskStartedEventAttributes?.scheduledEventId)) ?? t);
         break;
       case EV.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
         split.act_run += t - (at.get(Number(e.activityTaskCompletedEventAttributes?.startedEventId)) ?? t);

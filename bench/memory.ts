@@ -56,7 +56,13 @@ export async function measureMemory(
     for (let i = 0; i < n; i += 50) {
       const batch = Array.from({ length: Math.min(50, n - i) }, (_, j) => `bench-mem-${prefix}-${i + j}`);
       await Promise.all(
-        batch.map((id) => client.workflow.start('benchParkedSaga', { taskQueue: BENCH_TASK_QUEUES.memory, workflowId: id, args: [{ id } satisfies BenchInput] })),
+        batch.map((id) =>
+          client.workflow.start('benchParkedSaga', {
+            taskQueue: BENCH_TASK_QUEUES.memory,
+            workflowId: id,
+            args: [{ id } satisfies BenchInput],
+          }),
+        ),
       );
       ids.push(...batch);
     }
@@ -66,7 +72,8 @@ export async function measureMemory(
     const pending = new Set(ids);
     const deadline = Date.now() + 120_000;
     while (pending.size) {
-      if (Date.now() > deadline) throw new Error(`${pending.size} parked workflows never reached their hold step`);
+      if (Date.now() > deadline)
+        throw new Error(`${pending.size} parked workflows never reached their hold step`);
       for (const id of [...pending].slice(0, 100)) {
         const p = await client.workflow.getHandle(id).query(sagaProgressQuery);
         if (p.ledger.some((e) => e.name === 'hold' && e.status === 'running')) pending.delete(id);
@@ -76,7 +83,9 @@ export async function measureMemory(
   };
   const release = async (ids: string[]): Promise<void> => {
     for (let i = 0; i < ids.length; i += 50) {
-      await Promise.all(ids.slice(i, i + 50).map((id) => client.workflow.getHandle(id).signal('benchRelease')));
+      await Promise.all(
+        ids.slice(i, i + 50).map((id) => client.workflow.getHandle(id).signal('benchRelease')),
+      );
     }
     await Promise.all(ids.map((id) => client.workflow.getHandle(id).result()));
   };

@@ -31,9 +31,12 @@ async function spawnWorkerProcess(cfg: WorkerProcessConfig, log: (m: string) => 
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   await new Promise<void>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error('extra worker process did not become ready in 60 s')), 60_000);
+    const timer = setTimeout(
+      () => fail(new Error('extra worker process did not become ready in 60 s')),
+      60_000,
+    );
     child.once('exit', (code) => fail(new Error(`extra worker process exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       if (line.trim() === 'ready') {
         clearTimeout(timer);
         ok();

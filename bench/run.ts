@@ -106,7 +106,10 @@ function parse(): Args {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
-  const names = values.workload?.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = values.workload
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const skipped: Args['skipped'] = [];
   let workloads: Workload[];
   if (names) {
@@ -129,7 +132,9 @@ function parse(): Args {
   } catch (err) {
     fail((err as Error).message);
   }
-  const concurrency = (values.concurrency ?? '50').split(',').map((c) => positiveInt('concurrency', c.trim(), 1));
+  const concurrency = (values.concurrency ?? '50')
+    .split(',')
+    .map((c) => positiveInt('concurrency', c.trim(), 1));
   return {
     workloads,
     skipped,
@@ -165,9 +170,11 @@ const r2 = (x: number): number => Math.round(x * 1000) / 1000;
 
 function ratios(rows: Row[]): Ratio[] {
   const out: Ratio[] = [];
-  const find = (cfg: string, c: number, w: string): Row | undefined => rows.find((r) => r.config === cfg && r.concurrency === c && r.workload === w);
+  const find = (cfg: string, c: number, w: string): Row | undefined =>
+    rows.find((r) => r.config === cfg && r.concurrency === c && r.workload === w);
   for (const r of rows) {
-    const against = r.workload === 'order' ? 'engine' : r.workload.startsWith('engine') ? 'baseline' : undefined;
+    const against =
+      r.workload === 'order' ? 'engine' : r.workload.startsWith('engine') ? 'baseline' : undefined;
     if (!against) continue;
     const other = find(r.config, r.concurrency, against);
     if (!other) continue;
@@ -183,7 +190,11 @@ function ratios(rows: Row[]): Ratio[] {
   }
   for (const r of rows) {
     const base = find(r.config, r.concurrency, 'baseline');
-    if (base && r !== base) r.vs_baseline = { latency_p50: r2(r.p50_ms / base.p50_ms), throughput: r2(base.throughput_per_s / r.throughput_per_s) };
+    if (base && r !== base)
+      r.vs_baseline = {
+        latency_p50: r2(r.p50_ms / base.p50_ms),
+        throughput: r2(base.throughput_per_s / r.throughput_per_s),
+      };
   }
   return out;
 }
@@ -209,7 +220,9 @@ function tuningDeltas(rows: Row[], tunings: Tuning[]): TuningDelta[] {
   const out: TuningDelta[] = [];
   for (const t of tunings.slice(1)) {
     for (const a of rows.filter((r) => r.config === t.name)) {
-      const b = rows.find((r) => r.config === first && r.workload === a.workload && r.concurrency === a.concurrency);
+      const b = rows.find(
+        (r) => r.config === first && r.workload === a.workload && r.concurrency === a.concurrency,
+      );
       if (!b) continue;
       out.push({
         change: t.name,
@@ -233,7 +246,22 @@ function tuningDeltas(rows: Row[], tunings: Tuning[]): TuningDelta[] {
 
 // ---------------------------------------------------------------------------------------------- output
 function table(rows: Row[]): string {
-  const head = ['config', 'workload', 'c', 'n', 'tx/s', 'p50 ms', 'p95 ms', 'p99 ms', 'err', 'cpu s wrk/tmp/pg', 'cpu ms/tx', 'ev/tx', 'B/tx', 'vs base lat/tput'];
+  const head = [
+    'config',
+    'workload',
+    'c',
+    'n',
+    'tx/s',
+    'p50 ms',
+    'p95 ms',
+    'p99 ms',
+    'err',
+    'cpu s wrk/tmp/pg',
+    'cpu ms/tx',
+    'ev/tx',
+    'B/tx',
+    'vs base lat/tput',
+  ];
   const body = rows.map((r) => [
     r.config,
     r.workload,
@@ -251,13 +279,25 @@ function table(rows: Row[]): string {
     r.vs_baseline ? `${r.vs_baseline.latency_p50.toFixed(2)}x/${r.vs_baseline.throughput.toFixed(2)}x` : '-',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
 /** Where each transaction's time went, from the sampled histories (ms per transaction). */
 function splitTable(rows: Row[]): string {
-  const head = ['config', 'workload', 'c', 'p50 ms', 'in server', 'wft wait', 'wft run', 'act wait', 'act run', 'client+rest'];
+  const head = [
+    'config',
+    'workload',
+    'c',
+    'p50 ms',
+    'in server',
+    'wft wait',
+    'wft run',
+    'act wait',
+    'act run',
+    'client+rest',
+  ];
   const body = rows.map((r) => {
     const t = r.history.time_ms;
     return [
@@ -274,14 +314,17 @@ function splitTable(rows: Row[]): string {
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
 /** The same results as markdown tables, for docs/benchmark.md. */
 function markdown(rows: Row[], rat: Ratio[], deltas: TuningDelta[], memory: MemoryResult[]): string {
   const out: string[] = [];
-  out.push('| config | workload | c | n | tx/s | p50 ms | p95 ms | p99 ms | errors | CPU s worker/Temporal/PG | CPU ms/tx | events/tx | bytes/tx |');
+  out.push(
+    '| config | workload | c | n | tx/s | p50 ms | p95 ms | p99 ms | errors | CPU s worker/Temporal/PG | CPU ms/tx | events/tx | bytes/tx |',
+  );
   out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|');
   for (const r of rows)
     out.push(
@@ -289,17 +332,32 @@ function markdown(rows: Row[], rat: Ratio[], deltas: TuningDelta[], memory: Memo
         `${(r.cpu_s.worker + r.cpu_s.extra_workers).toFixed(1)} / ${r.cpu_s.temporal.toFixed(1)} / ${r.cpu_s.postgres.toFixed(1)} | ${r.cpu_ms_per_tx.toFixed(1)} | ${r.history.events_per_tx} | ${r.history.bytes_per_tx} |`,
     );
   if (rat.length) {
-    out.push('', '| ratio | config | c | latency p50 | latency p95 | throughput | CPU/tx |', '|---|---|--:|--:|--:|--:|--:|');
-    for (const r of rat) out.push(`| ${r.name} | ${r.config} | ${r.concurrency} | ${r.latency_p50.toFixed(2)}x | ${r.latency_p95.toFixed(2)}x | ${r.throughput.toFixed(2)}x | ${r.cpu_per_tx.toFixed(2)}x |`);
+    out.push(
+      '',
+      '| ratio | config | c | latency p50 | latency p95 | throughput | CPU/tx |',
+      '|---|---|--:|--:|--:|--:|--:|',
+    );
+    for (const r of rat)
+      out.push(
+        `| ${r.name} | ${r.config} | ${r.concurrency} | ${r.latency_p50.toFixed(2)}x | ${r.latency_p95.toFixed(2)}x | ${r.throughput.toFixed(2)}x | ${r.cpu_per_tx.toFixed(2)}x |`,
+      );
   }
   if (deltas.length) {
-    out.push('', '| change | workload | c | tx/s before -> after | p50 ms before -> after | CPU ms/tx before -> after |', '|---|---|--:|---|---|---|');
+    out.push(
+      '',
+      '| change | workload | c | tx/s before -> after | p50 ms before -> after | CPU ms/tx before -> after |',
+      '|---|---|--:|---|---|---|',
+    );
     for (const d of deltas)
       out.push(
         `| ${d.change} (vs ${d.before}) | ${d.workload} | ${d.concurrency} | ${d.before_tps} -> ${d.after_tps} (${d.tps_ratio}x) | ${d.before_p50_ms} -> ${d.after_p50_ms} (${d.p50_ratio}x) | ${d.before_cpu_ms_per_tx} -> ${d.after_cpu_ms_per_tx} (${d.cpu_ratio}x) |`,
       );
   }
-  for (const m of memory) out.push('', `Memory per cached workflow (${m.config}, ${m.workflows} parked sagas): ${m.heap_bytes_per_workflow} B JS heap, ${m.rss_bytes_per_workflow} B RSS.`);
+  for (const m of memory)
+    out.push(
+      '',
+      `Memory per cached workflow (${m.config}, ${m.workflows} parked sagas): ${m.heap_bytes_per_workflow} B JS heap, ${m.rss_bytes_per_workflow} B RSS.`,
+    );
   return out.join('\n');
 }
 
@@ -328,9 +386,19 @@ async function main(): Promise<void> {
 
   say('starting PostgreSQL (embedded, free port) and bundling the workflows');
   const [pg, bundle] = await Promise.all([
-    (async () => startEmbeddedPostgres({ dataDir: join(dataRoot, 'postgres'), port: await freePort(), maxConnections: 600, maxPreparedTransactions: 1000 }))(),
+    (async () =>
+      startEmbeddedPostgres({
+        dataDir: join(dataRoot, 'postgres'),
+        port: await freePort(),
+        maxConnections: 600,
+        maxPreparedTransactions: 1000,
+      }))(),
     // As the production worker runs it: with Settle's workflow metrics interceptor (workers/index.ts).
-    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [WORKFLOW_METRICS_MODULE], logger: new DefaultLogger('ERROR') }),
+    bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      workflowInterceptorModules: [WORKFLOW_METRICS_MODULE],
+      logger: new DefaultLogger('ERROR'),
+    }),
   ]);
   const bundlePath = join(dataRoot, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);
@@ -357,7 +425,17 @@ async function main(): Promise<void> {
     // interleave, so background load on this shared machine falls on all of them alike.
     for (const [ti, tuning] of args.tunings.entries()) {
       say(`starting config ${ti + 1}/${args.tunings.length}: ${tuning.name}`);
-      rigs.push(await startRig({ tuning, index: ti, dataRoot, databaseUrl: pg.url, bundle: { code: bundle.code }, bundlePath, log: say }));
+      rigs.push(
+        await startRig({
+          tuning,
+          index: ti,
+          dataRoot,
+          databaseUrl: pg.url,
+          bundle: { code: bundle.code },
+          bundlePath,
+          log: say,
+        }),
+      );
     }
     for (const c of args.concurrency) {
       const runs = rigs.flatMap((rig, ti) =>
@@ -403,9 +481,17 @@ async function main(): Promise<void> {
     }
     if (args.memory > 0) {
       for (const rig of rigs) {
-        const m = await measureMemory(rig, { code: bundle.code }, args.memory, `${rig.tuning.name.replace(/[^a-z0-9]/gi, '')}`, progress);
+        const m = await measureMemory(
+          rig,
+          { code: bundle.code },
+          args.memory,
+          `${rig.tuning.name.replace(/[^a-z0-9]/gi, '')}`,
+          progress,
+        );
         endProgress();
-        say(`memory (${rig.tuning.name}): ${m.heap_bytes_per_workflow} B heap, ${m.rss_bytes_per_workflow} B RSS per cached workflow (${m.cached} cached)`);
+        say(
+          `memory (${rig.tuning.name}): ${m.heap_bytes_per_workflow} B heap, ${m.rss_bytes_per_workflow} B RSS per cached workflow (${m.cached} cached)`,
+        );
         memory.push(m);
       }
     }
@@ -420,7 +506,12 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { cores: cpus().length, cpu: cpus()[0]?.model, load_before: load0, load_after: load1 },
     node: process.version,
-    args: { workloads: args.workloads.map((w) => w.name), n: args.n, concurrency: args.concurrency, tunings: args.tunings.map((t) => t.name) },
+    args: {
+      workloads: args.workloads.map((w) => w.name),
+      n: args.n,
+      concurrency: args.concurrency,
+      tunings: args.tunings.map((t) => t.name),
+    },
     skipped: args.skipped,
     wall_s: Math.round((Date.now() - started) / 100) / 10,
     results: rows,
@@ -434,13 +525,25 @@ async function main(): Promise<void> {
   const svgPath = join(outDir, `${ts}.svg`);
   writeFileSync(jsonPath, JSON.stringify(doc, null, 2) + '\n');
   const md = markdown(rows, rat, deltas, memory);
-  writeFileSync(join(outDir, `${ts}.md`), `Bench ${doc.date}, load ${load0.map((l) => l.toFixed(2)).join(' ')} -> ${load1.map((l) => l.toFixed(2)).join(' ')}\n\n${md}\n`);
+  writeFileSync(
+    join(outDir, `${ts}.md`),
+    `Bench ${doc.date}, load ${load0.map((l) => l.toFixed(2)).join(' ')} -> ${load1.map((l) => l.toFixed(2)).join(' ')}\n\n${md}\n`,
+  );
   const notes = [
-    ...rat.map((r) => `${r.name} (${r.config}, c=${r.concurrency}): latency p50 ${r.latency_p50}x, p95 ${r.latency_p95}x, throughput ${r.throughput}x, CPU/tx ${r.cpu_per_tx}x (1.00 = equal; higher = costlier)`),
-    ...memory.map((m) => `memory per cached workflow (${m.config}): ${(m.heap_bytes_per_workflow / 1024).toFixed(1)} KiB heap, ${(m.rss_bytes_per_workflow / 1024).toFixed(1)} KiB RSS`),
+    ...rat.map(
+      (r) =>
+        `${r.name} (${r.config}, c=${r.concurrency}): latency p50 ${r.latency_p50}x, p95 ${r.latency_p95}x, throughput ${r.throughput}x, CPU/tx ${r.cpu_per_tx}x (1.00 = equal; higher = costlier)`,
+    ),
+    ...memory.map(
+      (m) =>
+        `memory per cached workflow (${m.config}): ${(m.heap_bytes_per_workflow / 1024).toFixed(1)} KiB heap, ${(m.rss_bytes_per_workflow / 1024).toFixed(1)} KiB RSS`,
+    ),
     `load average before ${load0.map((l) => l.toFixed(2)).join(' ')}, after ${load1.map((l) => l.toFixed(2)).join(' ')}; ${cpus().length} cores; ${doc.wall_s}s wall`,
   ];
-  writeFileSync(svgPath, renderChart(rows, `Settle bench ${doc.date.slice(0, 16).replace('T', ' ')} UTC, n=${args.n}`, notes));
+  writeFileSync(
+    svgPath,
+    renderChart(rows, `Settle bench ${doc.date.slice(0, 16).replace('T', ' ')} UTC, n=${args.n}`, notes),
+  );
 
   if (args.json) {
     process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
@@ -448,19 +551,29 @@ async function main(): Promise<void> {
     process.stdout.write(md + '\n');
   } else {
     process.stdout.write(`${table(rows)}\n\n`);
-    process.stdout.write(`Where the time goes (ms per transaction, from ${args.historySample} sampled histories each):\n${splitTable(rows)}\n\n`);
+    process.stdout.write(
+      `Where the time goes (ms per transaction, from ${args.historySample} sampled histories each):\n${splitTable(rows)}\n\n`,
+    );
     for (const r of rat) {
       const target =
-        r.name === 'engine/baseline' ? (Math.max(r.latency_p50, r.throughput, r.cpu_per_tx) <= 1.05 ? '  (target <= 1.05: met)' : '  (target <= 1.05: not met)') : '';
+        r.name === 'engine/baseline'
+          ? Math.max(r.latency_p50, r.throughput, r.cpu_per_tx) <= 1.05
+            ? '  (target <= 1.05: met)'
+            : '  (target <= 1.05: not met)'
+          : '';
       process.stdout.write(
         `${r.name.padEnd(20)} ${r.config} c=${r.concurrency}: latency p50 ${r.latency_p50.toFixed(2)}x, p95 ${r.latency_p95.toFixed(2)}x, throughput ${r.throughput.toFixed(2)}x, CPU/tx ${r.cpu_per_tx.toFixed(2)}x${target}\n`,
       );
     }
     for (const d of deltas) {
-      process.stdout.write(`tuning ${d.change} vs ${d.before}, ${d.workload} c=${d.concurrency}: ${d.before_tps} -> ${d.after_tps} tx/s (${d.tps_ratio}x), p50 ${d.before_p50_ms} -> ${d.after_p50_ms} ms (${d.p50_ratio}x), CPU/tx ${d.before_cpu_ms_per_tx} -> ${d.after_cpu_ms_per_tx} ms (${d.cpu_ratio}x)\n`);
+      process.stdout.write(
+        `tuning ${d.change} vs ${d.before}, ${d.workload} c=${d.concurrency}: ${d.before_tps} -> ${d.after_tps} tx/s (${d.tps_ratio}x), p50 ${d.before_p50_ms} -> ${d.after_p50_ms} ms (${d.p50_ratio}x), CPU/tx ${d.before_cpu_ms_per_tx} -> ${d.after_cpu_ms_per_tx} ms (${d.cpu_ratio}x)\n`,
+      );
     }
     for (const m of memory) {
-      process.stdout.write(`memory per cached workflow (${m.config}, ${m.workflows} parked): ${m.heap_bytes_per_workflow} B heap, ${m.rss_bytes_per_workflow} B RSS\n`);
+      process.stdout.write(
+        `memory per cached workflow (${m.config}, ${m.workflows} parked): ${m.heap_bytes_per_workflow} B heap, ${m.rss_bytes_per_workflow} B RSS\n`,
+      );
     }
     for (const s of args.skipped) process.stdout.write(`skipped ${s.name}: ${s.reason}\n`);
   }

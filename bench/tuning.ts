@@ -58,9 +58,19 @@ function int(atom: string, s: string | undefined, min: number): number {
 }
 
 export function parseTuning(spec: string): Tuning {
-  const t: Tuning = { name: spec, worker: {}, eager: false, sqlitePragmas: [], dynamicConfig: {}, persistent: true, workerProcesses: 1 };
+  const t: Tuning = {
+    name: spec,
+    worker: {},
+    eager: false,
+    sqlitePragmas: [],
+    dynamicConfig: {},
+    persistent: true,
+    workerProcesses: 1,
+  };
   for (const atom of spec.split('+').map((a) => a.trim())) {
-    const [key, arg] = atom.includes('-') ? [atom.slice(0, atom.indexOf('-')), atom.slice(atom.indexOf('-') + 1)] : [atom, undefined];
+    const [key, arg] = atom.includes('-')
+      ? [atom.slice(0, atom.indexOf('-')), atom.slice(atom.indexOf('-') + 1)]
+      : [atom, undefined];
     switch (key) {
       case 'default':
         break;
@@ -98,7 +108,8 @@ export function parseTuning(spec: string): Tuning {
         else if (arg === 'all') t.local = [...ALL_STEPS];
         else {
           const steps = (arg ?? '').split('.');
-          for (const s of steps) if (!ALL_STEPS.includes(s as BenchStep)) throw new Error(`tuning '${atom}': unknown step '${s}'`);
+          for (const s of steps)
+            if (!ALL_STEPS.includes(s as BenchStep)) throw new Error(`tuning '${atom}': unknown step '${s}'`);
           t.local = steps as BenchStep[];
         }
         break;

@@ -58,7 +58,7 @@ export async function startBenchWorkers(opts: {
         connection: opts.connection,
         namespace: opts.namespace,
         taskQueue: BENCH_TASK_QUEUES[key],
-        activities: bench[key] as Activities,
+        activities: bench[key],
         ...opts.tuning.worker,
       }),
     );

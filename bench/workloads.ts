@@ -54,7 +54,7 @@ async function startAndWait<R>(
   type: string,
   opts: Omit<WorkflowStartOptions, 'requestEagerStart'>,
 ): Promise<{ result: R; eager: boolean }> {
-  const handle = await client.workflow.start(type, { ...opts, requestEagerStart: rig.tuning.eager } as WorkflowStartOptions);
+  const handle = await client.workflow.start(type, { ...opts, requestEagerStart: rig.tuning.eager });
   return { result: (await handle.result()) as R, eager: handle.eagerlyStarted };
 }
 
@@ -85,13 +85,26 @@ export const orderWorkload: Workload = {
           [id],
         );
         if (created.rowCount !== 1) return;
-        await appendEvent(tx, id, 0, { type: 'UserCreated', data: { name: id, email: `${id}@bench.invalid` } });
-        const version = await appendEvent(tx, id, 1, { type: 'BalanceUpdated', data: { amountCents: START_BALANCE, reason: 'seed' } });
-        await tx.query('UPDATE wallets SET balance_cents = $2, version = $3 WHERE customer_id = $1', [id, START_BALANCE, version]);
+        await appendEvent(tx, id, 0, {
+          type: 'UserCreated',
+          data: { name: id, email: `${id}@bench.invalid` },
+        });
+        const version = await appendEvent(tx, id, 1, {
+          type: 'BalanceUpdated',
+          data: { amountCents: START_BALANCE, reason: 'seed' },
+        });
+        await tx.query('UPDATE wallets SET balance_cents = $2, version = $3 WHERE customer_id = $1', [
+          id,
+          START_BALANCE,
+          version,
+        ]);
       });
     }
     for (let s = 0; s < SKUS; s++) {
-      await inventory.query('INSERT INTO stock (sku, available, total) VALUES ($1, $2, $2) ON CONFLICT DO NOTHING', [benchSku(s), START_STOCK]);
+      await inventory.query(
+        'INSERT INTO stock (sku, available, total) VALUES ($1, $2, $2) ON CONFLICT DO NOTHING',
+        [benchSku(s), START_STOCK],
+      );
     }
   },
   async run(rig, tag, i) {
@@ -106,20 +119,25 @@ export const orderWorkload: Workload = {
     const workflowId = orderWorkflowId(input.orderId);
     const local = rig.tuning.local;
     // The real start path of `settle order place` (summary, details, search attributes, id policies).
-    const { result, eager } = await startAndWait<SagaResult>(rig.client, rig, local ? 'benchOrderSaga' : 'orderSaga', {
-      taskQueue: TASK_QUEUES.orchestration,
-      workflowId,
-      args: [local ? ({ ...input, local } satisfies BenchOrderInput) : input],
-      staticSummary: orderSummary(input),
-      staticDetails: 'Saga: create order -> reserve stock -> charge payment -> send notification (bench)',
-      typedSearchAttributes: [
-        { key: SA.pattern, value: 'saga' },
-        { key: SA.businessKey, value: input.orderId },
-        { key: SA.status, value: 'running' },
-      ],
-      workflowIdConflictPolicy: 'FAIL',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    });
+    const { result, eager } = await startAndWait<SagaResult>(
+      rig.client,
+      rig,
+      local ? 'benchOrderSaga' : 'orderSaga',
+      {
+        taskQueue: TASK_QUEUES.orchestration,
+        workflowId,
+        args: [local ? ({ ...input, local } satisfies BenchOrderInput) : input],
+        staticSummary: orderSummary(input),
+        staticDetails: 'Saga: create order -> reserve stock -> charge payment -> send notification (bench)',
+        typedSearchAttributes: [
+          { key: SA.pattern, value: 'saga' },
+          { key: SA.businessKey, value: input.orderId },
+          { key: SA.status, value: 'running' },
+        ],
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      },
+    );
     return { workflowId, outcome: result.status, expected: fails(i) ? 'compensated' : 'completed', eager };
   },
   async verify(rig, tag) {
@@ -139,13 +157,22 @@ export async function invariantViolations(rig: Rig): Promise<string[]> {
 }
 
 // ---------------------------------------------------------------------------------------------- engine, baseline
-function benchSagaWorkload(name: string, type: string, description: string, extra: Partial<BenchInput> = {}): Workload {
+function benchSagaWorkload(
+  name: string,
+  type: string,
+  description: string,
+  extra: Partial<BenchInput> = {},
+): Workload {
   return {
     name,
     description,
     optional: Object.keys(extra).length > 0,
     async run(rig, tag, i) {
-      const input: BenchInput = { id: `${tag}-${i}`, ...extra, ...(fails(i) ? { failAt: 'charge' as const } : {}) };
+      const input: BenchInput = {
+        id: `${tag}-${i}`,
+        ...extra,
+        ...(fails(i) ? { failAt: 'charge' as const } : {}),
+      };
       if (rig.tuning.local) input.local = rig.tuning.local;
       const workflowId = `bench-${input.id}`;
       const { result, eager } = await startAndWait<{ status: string }>(rig.client, rig, type, {
@@ -158,11 +185,24 @@ function benchSagaWorkload(name: string, type: string, description: string, extr
   };
 }
 
-export const engineWorkload = benchSagaWorkload('engine', 'benchEngineSaga', 'the same saga shape through the saga library, activities without I/O');
-export const baselineWorkload = benchSagaWorkload('baseline', 'benchBaseline', 'the same activity calls hand-written, no library, no I/O');
-export const engineNoSaWorkload = benchSagaWorkload('engine-nosa', 'benchEngineSaga', 'engine without the search-attribute upserts (what they cost)', {
-  searchAttributes: false,
-});
+export const engineWorkload = benchSagaWorkload(
+  'engine',
+  'benchEngineSaga',
+  'the same saga shape through the saga library, activities without I/O',
+);
+export const baselineWorkload = benchSagaWorkload(
+  'baseline',
+  'benchBaseline',
+  'the same activity calls hand-written, no library, no I/O',
+);
+export const engineNoSaWorkload = benchSagaWorkload(
+  'engine-nosa',
+  'benchEngineSaga',
+  'engine without the search-attribute upserts (what they cost)',
+  {
+    searchAttributes: false,
+  },
+);
 
 // ---------------------------------------------------------------------------------------------- 2PC, TCC
 // The coordinators (workflows/two-phase.ts, workflows/tcc.ts) are built in another issue; these workloads
@@ -207,7 +247,13 @@ function twoPhaseWorkload(k: number): Workload {
       const participants: ParticipantSpec[] = Array.from({ length: k }, (_, j) => ({
         name: `p${j}`,
         queue: BANK_QUEUES[bankOf(j)],
-        ops: [{ kind: j === 0 ? 'debit' : 'credit', account: account(tag, i, j), amountCents: j === 0 ? TWO_PC_AMOUNT * (k - 1) : TWO_PC_AMOUNT }],
+        ops: [
+          {
+            kind: j === 0 ? 'debit' : 'credit',
+            account: account(tag, i, j),
+            amountCents: j === 0 ? TWO_PC_AMOUNT * (k - 1) : TWO_PC_AMOUNT,
+          },
+        ],
         ...(fails(i) && j === k - 1 ? { voteNo: true } : {}),
       }));
       const workflowId = `bench-${tag}-${i}`;
@@ -221,7 +267,10 @@ function twoPhaseWorkload(k: number): Workload {
     async verify(rig, tag) {
       const total = await totalMoney(rig.stack.pools);
       const expected = twoPcTotals.get(tag);
-      const problems = expected !== undefined && total !== expected ? [`money: banks hold ${total}, expected ${expected}`] : [];
+      const problems =
+        expected !== undefined && total !== expected
+          ? [`money: banks hold ${total}, expected ${expected}`]
+          : [];
       return [...problems, ...(await invariantViolations(rig))];
     },
   };
@@ -233,8 +282,8 @@ const tccWorkload: Workload = {
   unavailable: () =>
     needs('workflows/tcc.ts', 'services/tcc-server.ts')() ??
     'the TCC participant server exists, but this bench does not start one per configuration yet',
-  async run() {
-    throw new Error('TCC workload not wired yet');
+  run() {
+    return Promise.reject(new Error('TCC workload not wired yet'));
   },
 };
 

@@ -242,7 +242,7 @@ export async function canCommitBranch(
   if (phase === undefined) {
     await pool.query(
       `INSERT INTO threepc_branches (gid, phase, wait_timeout_ms, commit_timeout_ms, deadline)
-       VALUES ($1, 'voting', $2, $3, now() + make_interval(secs => $2::double precision / 1000)) ON CONFLICT DO NOTHING`,
+       VALUES ($1, 'voting', $2::int, $3::int, now() + make_interval(secs => $2::int / 1000.0)) ON CONFLICT DO NOTHING`,
       [gid, timeouts.waitTimeoutMs, timeouts.commitTimeoutMs],
     );
   }
@@ -253,7 +253,7 @@ export async function canCommitBranch(
   }
   const moved = await pool.query(
     `UPDATE threepc_branches SET phase = 'prepared', updated_at = now(),
-            deadline = now() + make_interval(secs => wait_timeout_ms::double precision / 1000)
+            deadline = now() + make_interval(secs => wait_timeout_ms / 1000.0)
       WHERE gid = $1 AND phase = 'voting' RETURNING 1`,
     [gid],
   );
@@ -270,7 +270,7 @@ export async function preCommitBranch(
 ): Promise<{ state: 'pre-committed' | 'already-pre-committed' } | { state: 'refused'; reason: string }> {
   const r = await pool.query(
     `UPDATE threepc_branches SET phase = 'pre-committed', updated_at = now(),
-            deadline = now() + make_interval(secs => commit_timeout_ms::double precision / 1000)
+            deadline = now() + make_interval(secs => commit_timeout_ms / 1000.0)
       WHERE gid = $1 AND phase = 'prepared' AND deadline > now() RETURNING 1`,
     [gid],
   );

@@ -7,7 +7,13 @@
 //  - benchParkedSaga: an engine saga that stops half-way until signalled (memory per cached workflow);
 //  - benchTwoPhase:   the 2PC coordinator (runTwoPhase, as transferK) over accounts the bench seeds for each
 //                     transaction, so concurrent transactions never wait on each other's row locks.
-import { condition, defineSignal, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import {
+  condition,
+  defineSignal,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+} from '@temporalio/workflow';
 import type {
   BenchInventoryActivities,
   BenchNotificationsActivities,
@@ -48,8 +54,19 @@ export interface BenchInput {
 }
 
 // Exactly the order saga's policies (workflows/order-saga.ts), so only the activity bodies differ.
-const forwardRetry = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE };
-const compensationRetry = { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 20 };
+const forwardRetry = {
+  initialInterval: '200ms',
+  backoffCoefficient: 2,
+  maximumInterval: '5s',
+  maximumAttempts: 5,
+  nonRetryableErrorTypes: NON_RETRYABLE,
+};
+const compensationRetry = {
+  initialInterval: '500ms',
+  backoffCoefficient: 2,
+  maximumInterval: '1m',
+  maximumAttempts: 20,
+};
 const fwd = { startToCloseTimeout: '10s', retry: forwardRetry } as const;
 const undo = { startToCloseTimeout: '10s', retry: compensationRetry } as const;
 
@@ -58,13 +75,19 @@ const bench = {
   orders: proxyActivities<BenchOrdersActivities>({ taskQueue: BENCH_TASK_QUEUES.orders, ...fwd }),
   inventory: proxyActivities<BenchInventoryActivities>({ taskQueue: BENCH_TASK_QUEUES.inventory, ...fwd }),
   payments: proxyActivities<BenchPaymentsActivities>({ taskQueue: BENCH_TASK_QUEUES.payments, ...fwd }),
-  notifications: proxyActivities<BenchNotificationsActivities>({ taskQueue: BENCH_TASK_QUEUES.notifications, ...fwd }),
+  notifications: proxyActivities<BenchNotificationsActivities>({
+    taskQueue: BENCH_TASK_QUEUES.notifications,
+    ...fwd,
+  }),
 };
 const benchUndo = {
   orders: proxyActivities<BenchOrdersActivities>({ taskQueue: BENCH_TASK_QUEUES.orders, ...undo }),
   inventory: proxyActivities<BenchInventoryActivities>({ taskQueue: BENCH_TASK_QUEUES.inventory, ...undo }),
   payments: proxyActivities<BenchPaymentsActivities>({ taskQueue: BENCH_TASK_QUEUES.payments, ...undo }),
-  notifications: proxyActivities<BenchNotificationsActivities>({ taskQueue: BENCH_TASK_QUEUES.notifications, ...undo }),
+  notifications: proxyActivities<BenchNotificationsActivities>({
+    taskQueue: BENCH_TASK_QUEUES.notifications,
+    ...undo,
+  }),
 };
 const benchLocal = {
   orders: proxyLocalActivities<BenchOrdersActivities>(fwd),
@@ -79,10 +102,15 @@ const benchLocalUndo = {
   notifications: proxyLocalActivities<BenchNotificationsActivities>(undo),
 };
 
-const isLocal = (input: { local?: BenchStep[] }, step: BenchStep): boolean => input.local?.includes(step) ?? false;
+const isLocal = (input: { local?: BenchStep[] }, step: BenchStep): boolean =>
+  input.local?.includes(step) ?? false;
 const b = (input: BenchInput, step: BenchStep) => (isLocal(input, step) ? benchLocal : bench);
 const bu = (input: BenchInput, step: BenchStep) => (isLocal(input, step) ? benchLocalUndo : benchUndo);
-const ref = (input: BenchInput, step: OrderStep | 'confirm'): BenchStepInput => ({ id: input.id, step, inject: input.failAt === step });
+const ref = (input: BenchInput, step: OrderStep | 'confirm'): BenchStepInput => ({
+  id: input.id,
+  step,
+  inject: input.failAt === step,
+});
 
 export const benchEngineDefinition = defineSaga<BenchInput>('bench-engine')
   .step('create', {
@@ -93,24 +121,32 @@ export const benchEngineDefinition = defineSaga<BenchInput>('bench-engine')
   .step('reserve', {
     compensationName: 'releaseStock',
     run: ({ input }) => b(input, 'reserve').inventory.benchReserveStock(ref(input, 'reserve')),
-    compensate: ({ input }) => bu(input, 'reserve').inventory.benchReleaseStock({ id: input.id, step: 'reserve' }),
+    compensate: ({ input }) =>
+      bu(input, 'reserve').inventory.benchReleaseStock({ id: input.id, step: 'reserve' }),
   })
   .step('charge', {
     compensationName: 'refundPayment',
     run: ({ input }) => b(input, 'charge').payments.benchChargePayment(ref(input, 'charge')),
-    compensate: ({ input }) => bu(input, 'charge').payments.benchRefundPayment({ id: input.id, step: 'charge' }),
+    compensate: ({ input }) =>
+      bu(input, 'charge').payments.benchRefundPayment({ id: input.id, step: 'charge' }),
   })
   .step('notify', {
     compensationName: 'retractNotification',
     run: ({ input }) => b(input, 'notify').notifications.benchSendNotification(ref(input, 'notify')),
-    compensate: ({ input }) => bu(input, 'notify').notifications.benchRetractNotification({ id: input.id, step: 'notify' }),
+    compensate: ({ input }) =>
+      bu(input, 'notify').notifications.benchRetractNotification({ id: input.id, step: 'notify' }),
   })
   .build();
 
 /** The order saga's shape through the saga library, on no-I/O activities. */
 export async function benchEngineSaga(input: BenchInput): Promise<SagaResult> {
-  const result = await runSaga(benchEngineDefinition, input, { pattern: 'saga', businessKey: input.id, searchAttributes: input.searchAttributes });
-  if (result.status === 'completed') await b(input, 'confirm').orders.benchConfirmOrder(ref(input, 'confirm'));
+  const result = await runSaga(benchEngineDefinition, input, {
+    pattern: 'saga',
+    businessKey: input.id,
+    searchAttributes: input.searchAttributes,
+  });
+  if (result.status === 'completed')
+    await b(input, 'confirm').orders.benchConfirmOrder(ref(input, 'confirm'));
   return result;
 }
 
@@ -121,10 +157,26 @@ export async function benchEngineSaga(input: BenchInput): Promise<SagaResult> {
 export async function benchBaseline(input: BenchInput): Promise<{ status: 'completed' | 'compensated' }> {
   const undos: (() => Promise<unknown>)[] = [];
   const steps: [BenchStep, () => Promise<unknown>, () => Promise<unknown>][] = [
-    ['create', () => b(input, 'create').orders.benchCreateOrder(ref(input, 'create')), () => bu(input, 'create').orders.benchCancelOrder({ id: input.id, step: 'create' })],
-    ['reserve', () => b(input, 'reserve').inventory.benchReserveStock(ref(input, 'reserve')), () => bu(input, 'reserve').inventory.benchReleaseStock({ id: input.id, step: 'reserve' })],
-    ['charge', () => b(input, 'charge').payments.benchChargePayment(ref(input, 'charge')), () => bu(input, 'charge').payments.benchRefundPayment({ id: input.id, step: 'charge' })],
-    ['notify', () => b(input, 'notify').notifications.benchSendNotification(ref(input, 'notify')), () => bu(input, 'notify').notifications.benchRetractNotification({ id: input.id, step: 'notify' })],
+    [
+      'create',
+      () => b(input, 'create').orders.benchCreateOrder(ref(input, 'create')),
+      () => bu(input, 'create').orders.benchCancelOrder({ id: input.id, step: 'create' }),
+    ],
+    [
+      'reserve',
+      () => b(input, 'reserve').inventory.benchReserveStock(ref(input, 'reserve')),
+      () => bu(input, 'reserve').inventory.benchReleaseStock({ id: input.id, step: 'reserve' }),
+    ],
+    [
+      'charge',
+      () => b(input, 'charge').payments.benchChargePayment(ref(input, 'charge')),
+      () => bu(input, 'charge').payments.benchRefundPayment({ id: input.id, step: 'charge' }),
+    ],
+    [
+      'notify',
+      () => b(input, 'notify').notifications.benchSendNotification(ref(input, 'notify')),
+      () => bu(input, 'notify').notifications.benchRetractNotification({ id: input.id, step: 'notify' }),
+    ],
   ];
   try {
     for (const [, run, compensate] of steps) {
@@ -175,24 +227,51 @@ const inject = (i: OrderInput, step: OrderStep): boolean => i.failAt === step;
 export const benchOrderDefinition = defineSaga<BenchOrderInput>('order')
   .step('create', {
     compensationName: 'cancelOrder',
-    run: ({ input, workflowId }) => s(input, 'create').orders.createOrder({ step: 'create', order: input, workflowId, inject: inject(input, 'create') }),
-    compensate: ({ input }) => su(input, 'create').orders.cancelOrder({ step: 'create', orderId: input.orderId }),
+    run: ({ input, workflowId }) =>
+      s(input, 'create').orders.createOrder({
+        step: 'create',
+        order: input,
+        workflowId,
+        inject: inject(input, 'create'),
+      }),
+    compensate: ({ input }) =>
+      su(input, 'create').orders.cancelOrder({ step: 'create', orderId: input.orderId }),
   })
   .step('reserve', {
     compensationName: 'releaseStock',
-    run: ({ input }) => s(input, 'reserve').inventory.reserveStock({ step: 'reserve', sku: input.sku, qty: input.qty, inject: inject(input, 'reserve') }),
-    compensate: ({ input }) => su(input, 'reserve').inventory.releaseStock({ step: 'reserve', sku: input.sku }),
+    run: ({ input }) =>
+      s(input, 'reserve').inventory.reserveStock({
+        step: 'reserve',
+        sku: input.sku,
+        qty: input.qty,
+        inject: inject(input, 'reserve'),
+      }),
+    compensate: ({ input }) =>
+      su(input, 'reserve').inventory.releaseStock({ step: 'reserve', sku: input.sku }),
   })
   .step('charge', {
     compensationName: 'refundPayment',
     run: ({ input }) =>
-      s(input, 'charge').payments.chargePayment({ step: 'charge', customerId: input.customerId, amountCents: input.amountCents, orderId: input.orderId, inject: inject(input, 'charge') }),
-    compensate: ({ input }) => su(input, 'charge').payments.refundPayment({ step: 'charge', orderId: input.orderId }),
+      s(input, 'charge').payments.chargePayment({
+        step: 'charge',
+        customerId: input.customerId,
+        amountCents: input.amountCents,
+        orderId: input.orderId,
+        inject: inject(input, 'charge'),
+      }),
+    compensate: ({ input }) =>
+      su(input, 'charge').payments.refundPayment({ step: 'charge', orderId: input.orderId }),
   })
   .step('notify', {
     compensationName: 'retractNotification',
     run: ({ input }) =>
-      s(input, 'notify').notifications.sendNotification({ step: 'notify', customerId: input.customerId, orderId: input.orderId, amountCents: input.amountCents, inject: inject(input, 'notify') }),
+      s(input, 'notify').notifications.sendNotification({
+        step: 'notify',
+        customerId: input.customerId,
+        orderId: input.orderId,
+        amountCents: input.amountCents,
+        inject: inject(input, 'notify'),
+      }),
     compensate: ({ input }) => su(input, 'notify').notifications.retractNotification({ step: 'notify' }),
   })
   .build();
@@ -200,7 +279,8 @@ export const benchOrderDefinition = defineSaga<BenchOrderInput>('order')
 /** The order saga with `input.local` steps as local activities (the orchestration worker then needs the pools). */
 export async function benchOrderSaga(input: BenchOrderInput): Promise<SagaResult> {
   const result = await runSaga(benchOrderDefinition, input, { pattern: 'saga', businessKey: input.orderId });
-  if (result.status === 'completed') await s(input, 'confirm').orders.confirmOrder({ step: 'confirm', orderId: input.orderId });
+  if (result.status === 'completed')
+    await s(input, 'confirm').orders.confirmOrder({ step: 'confirm', orderId: input.orderId });
   return result;
 }
 
@@ -220,7 +300,10 @@ export async function benchParkedSaga(input: BenchInput): Promise<SagaResult> {
       run: ({ input: i }) => bench.inventory.benchReserveStock(ref(i, 'reserve')),
       compensate: ({ input: i }) => benchUndo.inventory.benchReleaseStock({ id: i.id, step: 'reserve' }),
     })
-    .step('hold', { run: () => condition(() => released), compensate: () => Promise.resolve({ state: 'noop' }) })
+    .step('hold', {
+      run: () => condition(() => released),
+      compensate: () => Promise.resolve({ state: 'noop' }),
+    })
     .step('charge', {
       run: ({ input: i }) => bench.payments.benchChargePayment(ref(i, 'charge')),
       compensate: ({ input: i }) => benchUndo.payments.benchRefundPayment({ id: i.id, step: 'charge' }),

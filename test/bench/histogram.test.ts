@@ -21,7 +21,7 @@ test('buckets are contiguous, monotonic and within 1/128 of the value', () => {
 test('percentiles match the exact ones within the bucket error, and merge adds up', () => {
   // A deterministic skewed sample: mostly ~5-50 ms with a long tail to ~2 s.
   let seed = 42;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const values = Array.from({ length: 20_000 }, () => 5 + 45 * rnd() + (rnd() < 0.02 ? 2000 * rnd() : 0));
   const a = new Histogram();
   const b = new Histogram();

@@ -210,7 +210,6 @@ describe('saga engine (time-skipping, stub activities)', () => {
       const h = await env.client.workflow.start<typeof engineSaga>('engineSaga', { taskQueue, workflowId: uniqueId('engine'), args: [input] });
       const result = settle(h.result());
       if (drive) await drive(h, s);
-      s.release();
       return { result: await result, s, h };
     } finally {
       s.release();
@@ -315,7 +314,9 @@ describe('saga engine (time-skipping, stub activities)', () => {
     it(`cancelled while ${c.at} runs: ${what}`, async () => {
       const { result, s } = await run({ [c.at]: 'block' }, {}, async (h, st) => {
         await st.started(c.at);
+        console.log('started', c.at);
         await h.cancel();
+        console.log('cancel sent', c.at);
         // Past the pivot nothing compensates (and so nothing releases the blocked attempt): let it finish.
         if (!c.compensated) st.release();
       });

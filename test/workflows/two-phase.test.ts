@@ -1,7 +1,7 @@
 // The 2PC (and 3PC) coordinators against the time-skipping server with stubbed participants: the decision for
 // every vote pattern, the vote timeout (time-skipped), phase two retried until done, presumed abort asked by the
 // sweeper, and cancellation before and after the decision.
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
@@ -43,7 +43,8 @@ function stubParticipants(plan: Plan, env: () => TestWorkflowEnvironment) {
     if (b === 'no') return { vote: 'no', type: 'InsufficientFunds', reason: `${req.participant} said no` };
     if (b === 'error') throw ApplicationFailure.nonRetryable(`${req.participant} broke`, 'InvalidInput');
     // late: answers yes only after the vote timeout has passed (the test server skips the time).
-    if (b === 'late') await env().sleep('31s');
+    // (On worker shutdown the activity is cancelled: stop waiting then, so the test never hangs on it.)
+    if (b === 'late') await Promise.race([env().sleep('31s'), Context.current().cancelled.catch(() => undefined)]);
     if (b === 'gate') await gate.wait(req.gid);
     return { vote: 'yes', state: 'prepared' };
   };
