@@ -51,7 +51,10 @@ export interface ParticipantHooks {
   beforeCommitPrepared?(gid: string): void | Promise<void>;
 }
 
-export type CoordinatorLookup = (workflowId: string, opts: { presumeAbort: boolean }) => Promise<CoordinatorVerdict>;
+export type CoordinatorLookup = (
+  workflowId: string,
+  opts: { presumeAbort: boolean },
+) => Promise<CoordinatorVerdict>;
 export interface CoordinatorVerdict {
   decision?: Decision;
   /** How the verdict was reached, for the sweep report. */
@@ -97,15 +100,26 @@ export function temporalLookup(client: () => TemporalClient): CoordinatorLookup 
     try {
       d = await handle.describe();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return presumeAbort ? { decision: 'abort', basis: 'no such coordinator (presumed abort)' } : { basis: 'no such coordinator yet' };
+      if (err instanceof WorkflowNotFoundError)
+        return presumeAbort
+          ? { decision: 'abort', basis: 'no such coordinator (presumed abort)' }
+          : { basis: 'no such coordinator yet' };
       throw err;
     }
     const recorded = decisionOf(d.typedSearchAttributes.get(SA.status));
     if (recorded) return { decision: recorded, basis: `coordinator recorded ${recorded}` };
-    if (d.status.name !== 'RUNNING') return { decision: 'abort', basis: `coordinator ${d.status.name.toLowerCase()} without a decision (presumed abort)` };
+    if (d.status.name !== 'RUNNING')
+      return {
+        decision: 'abort',
+        basis: `coordinator ${d.status.name.toLowerCase()} without a decision (presumed abort)`,
+      };
     if (!presumeAbort) return { basis: 'coordinator running, undecided' };
-    const state = await handle.executeUpdate(presumeAbortUpdate, { args: [{ reason: 'in-doubt sweeper: prepared past the grace period' }] });
-    return state.decision ? { decision: state.decision, basis: `coordinator decided ${state.decision} when asked` } : { basis: 'coordinator undecided' };
+    const state = await handle.executeUpdate(presumeAbortUpdate, {
+      args: [{ reason: 'in-doubt sweeper: prepared past the grace period' }],
+    });
+    return state.decision
+      ? { decision: state.decision, basis: `coordinator decided ${state.decision} when asked` }
+      : { basis: 'coordinator undecided' };
   };
 }
 
@@ -125,11 +139,13 @@ export interface SweepReport {
 
 export function createParticipantActivities(pool: Pool, config: ParticipantConfig) {
   const hooks = config.hooks ?? {};
-  const work = (req: PrepareRequest, protocol: '2pc' | '3pc') => async (tx: Parameters<typeof applyBankOps>[0]) => {
-    if (req.voteNo) throw new BusinessRejection(TRANSFER_ERR.votedNo, `${req.participant} was told to vote no`);
-    if (config.kind === 'bank') await applyBankOps(tx, req.gid, req.workflowId, req.ops, protocol);
-    else await applyOutboxOps(tx, req.ops);
-  };
+  const work =
+    (req: PrepareRequest, protocol: '2pc' | '3pc') => async (tx: Parameters<typeof applyBankOps>[0]) => {
+      if (req.voteNo)
+        throw new BusinessRejection(TRANSFER_ERR.votedNo, `${req.participant} was told to vote no`);
+      if (config.kind === 'bank') await applyBankOps(tx, req.gid, req.workflowId, req.ops, protocol);
+      else await applyOutboxOps(tx, req.ops);
+    };
   const prepareHooks = {
     beforePrepare: hooks.beforePrepare && ((gid: string) => hooks.beforePrepare!(gid)),
     afterPrepare: hooks.afterPrepare && ((gid: string) => hooks.afterPrepare!(gid)),
@@ -190,9 +206,17 @@ export function createParticipantActivities(pool: Pool, config: ParticipantConfi
      * participant-side timeouts instead.
      */
     async sweepInDoubt(input: { graceMs: number }): Promise<SweepReport> {
-      const report: SweepReport = { resolved: [], waiting: [], timeouts: await enforceThreePhaseTimeouts(pool) };
+      const report: SweepReport = {
+        resolved: [],
+        waiting: [],
+        timeouts: await enforceThreePhaseTimeouts(pool),
+      };
       const threePc = new Set(
-        (await pool.query<{ gid: string }>(`SELECT gid FROM threepc_branches WHERE phase NOT IN ('committed', 'aborted')`)).rows.map((r) => r.gid),
+        (
+          await pool.query<{ gid: string }>(
+            `SELECT gid FROM threepc_branches WHERE phase NOT IN ('committed', 'aborted')`,
+          )
+        ).rows.map((r) => r.gid),
       );
       for (const b of await listPreparedBranches(pool, GID_PREFIX)) {
         heartbeat();
@@ -215,7 +239,8 @@ export function createParticipantActivities(pool: Pool, config: ParticipantConfi
 }
 
 function validateOps(ops: BranchOp[]): void {
-  if (!Array.isArray(ops) || ops.length === 0) throw ApplicationFailure.nonRetryable('a branch needs at least one operation', ERR.invalidInput);
+  if (!Array.isArray(ops) || ops.length === 0)
+    throw ApplicationFailure.nonRetryable('a branch needs at least one operation', ERR.invalidInput);
 }
 
 export function createBankActivities(pool: Pool, hooks?: FaultHooks & ParticipantHooks) {

@@ -32,7 +32,8 @@ export interface TccAnswer {
 }
 
 export function createTccActivities(config: TccActivityConfig) {
-  const base = (): string => (typeof config.baseUrl === 'function' ? config.baseUrl() : config.baseUrl).replace(/\/$/, '');
+  const base = (): string =>
+    (typeof config.baseUrl === 'function' ? config.baseUrl() : config.baseUrl).replace(/\/$/, '');
   async function call(op: 'try' | 'confirm' | 'cancel', body: object): Promise<TccAnswer> {
     let signal: AbortSignal = AbortSignal.timeout(config.requestTimeoutMs ?? 5000);
     try {
@@ -55,7 +56,8 @@ export function createTccActivities(config: TccActivityConfig) {
     }
     if (res.ok) return { state: doc.state ?? 'applied', reservationId: doc.reservationId };
     const message = `${op} ${res.status}: ${doc.message ?? text}`;
-    if (res.status >= 400 && res.status < 500) throw ApplicationFailure.nonRetryable(message, doc.error ?? ERR.invalidInput);
+    if (res.status >= 400 && res.status < 500)
+      throw ApplicationFailure.nonRetryable(message, doc.error ?? ERR.invalidInput);
     throw new Error(message); // 5xx: the participant's trouble, retried
   }
   return {

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort, stopProcess } from '../services/processes';
 import { startStack, type Stack } from '../services/stack';
+import { startTccServer, type TccServer } from '../services/tcc-server';
 import type { Tuning } from './tuning';
 import type { WorkerProcessConfig } from './worker-process';
 import { startBenchWorkers, type BenchWorkers } from './workers';
@@ -20,6 +21,8 @@ export interface Rig {
   workers: BenchWorkers;
   /** pids of the spawned extra worker processes. */
   extraWorkerPids: number[];
+  /** This configuration's TCC participant server. */
+  tccUrl: string;
   stop(): Promise<void>;
 }
 
@@ -72,13 +75,16 @@ export async function startRig(opts: {
   const children: ChildProcess[] = [];
   let connection: NativeConnection | undefined;
   let workers: BenchWorkers | undefined;
+  let tcc: TccServer | undefined;
   const stop = async (): Promise<void> => {
     for (const c of children) if (c.pid) await stopProcess(c.pid);
     await workers?.stop().catch((e: Error) => opts.log(`worker stop: ${e.message}`));
+    await tcc?.close().catch(() => undefined);
     await connection?.close().catch(() => undefined);
     await stack.stop();
   };
   try {
+    tcc = await startTccServer({ pools: stack.pools, port: 0 });
     connection = await NativeConnection.connect({ address: stack.temporal.address });
     // The client shares the worker's NativeConnection: that is what eager workflow start needs.
     const client = new Client({ connection, namespace: stack.temporal.namespace });
@@ -88,6 +94,7 @@ export async function startRig(opts: {
       pools: stack.pools,
       workflowBundle: opts.bundle,
       tuning: t,
+      tccUrl: tcc.url,
     });
     for (let i = 1; i < t.workerProcesses; i++) {
       children.push(
@@ -99,6 +106,7 @@ export async function startRig(opts: {
             dbPrefix,
             poolMax: t.poolMax,
             bundlePath: opts.bundlePath,
+            tccUrl: tcc.url,
             tuning: { worker: t.worker, local: t.local },
           },
           opts.log,
@@ -112,6 +120,7 @@ export async function startRig(opts: {
       client,
       workers,
       extraWorkerPids: children.map((c) => c.pid!),
+      tccUrl: tcc.url,
       stop,
     };
   } catch (err) {

@@ -12,6 +12,7 @@ export interface WorkerProcessConfig {
   dbPrefix: string;
   poolMax?: number;
   bundlePath: string;
+  tccUrl?: string;
   tuning: Pick<Tuning, 'worker' | 'local'>;
 }
 
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
     pools,
     workflowBundle: { codePath: cfg.bundlePath },
     tuning: cfg.tuning,
+    tccUrl: cfg.tccUrl,
   });
   process.stdout.write('ready\n');
   let stopping = false;

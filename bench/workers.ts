@@ -3,6 +3,7 @@
 // extra worker process it spawns, so both run exactly the same thing.
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createBenchActivities } from '../activities/bench';
+import { createTccActivities } from '../activities/tcc';
 import type { Pools } from '../services/db';
 import { BENCH_TASK_QUEUES } from '../shared';
 import { activitiesFor, createWorkers, runWorkers, shutdownWorkers, type QueueKey } from '../workers';
@@ -25,6 +26,8 @@ export async function startBenchWorkers(opts: {
   tuning: Pick<Tuning, 'worker' | 'local'>;
   /** Only these project queues (default all). */
   queues?: QueueKey[];
+  /** The rig's own TCC participant server (the default activities would call the local stack's port). */
+  tccUrl?: string;
 }): Promise<BenchWorkers> {
   const bench = createBenchActivities();
   // Local activities run on the workflow worker: it then needs every step's activity (and so the pools).
@@ -50,6 +53,7 @@ export async function startBenchWorkers(opts: {
     tuning: opts.tuning.worker,
     orchestration: local,
     queues: opts.queues,
+    ...(opts.tccUrl ? { extraActivities: { tcc: createTccActivities({ baseUrl: opts.tccUrl }) } } : {}),
   });
   const orchestration = workers[0];
   for (const key of ['orders', 'inventory', 'payments', 'notifications'] as const) {

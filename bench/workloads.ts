@@ -15,12 +15,14 @@ import {
   type OrderInput,
   type ParticipantSpec,
   type SagaResult,
+  type TccInput,
+  type TransferResult,
 } from '../shared';
 import { withTransaction } from '../services/db';
 import { checkInvariants } from '../services/invariants';
 import { appendEvent } from '../services/wallet-events';
 import type { BenchInput, BenchOrderInput, BenchTwoPhaseInput } from '../workflows/bench';
-import { BANK_SERVICES, totalMoney } from '../services/banks';
+import { BANK_SERVICES } from '../services/banks';
 import type { Rig } from './rig';
 
 export interface Outcome {
@@ -215,7 +217,46 @@ function needs(...files: string[]): () => string | undefined {
 }
 
 const TWO_PC_AMOUNT = 100;
-const twoPcTotals = new Map<string, number>();
+/** What the bench seeded into the accounts of one tag (and its warm-up tag): transfers only move it around. */
+const seeded = new Map<string, number>();
+
+/** Sum of the balances and TCC holds of the accounts a tag's transactions use, over both banks. */
+async function tagMoney(rig: Rig, tag: string): Promise<number> {
+  let total = 0;
+  for (const bank of ['bank-a', 'bank-b'] as const) {
+    const r = await rig.stack.pools[BANK_SERVICES[bank]].query<{ s: string | null }>(
+      `SELECT coalesce(sum(a.balance_cents), 0) + coalesce((SELECT -sum(r.amount_cents) FROM reservations r
+                WHERE r.status = 'held' AND r.amount_cents < 0 AND (r.account_id LIKE $1 OR r.account_id LIKE $2)), 0) AS s
+         FROM accounts a WHERE a.account_id LIKE $1 OR a.account_id LIKE $2`,
+      [`${tag}-%`, `${tag}w-%`],
+    );
+    total += Number(r.rows[0]?.s ?? 0);
+  }
+  return total;
+}
+
+async function seedAccounts(rig: Rig, tag: string, count: number, perTx: number, balance: (j: number) => number): Promise<void> {
+  let sum = 0;
+  for (const t of [tag, `${tag}w`]) {
+    for (let j = 0; j < perTx; j++) {
+      const bank: BankId = j % 2 === 0 ? 'bank-a' : 'bank-b';
+      await rig.stack.pools[BANK_SERVICES[bank]].query(
+        `INSERT INTO accounts (account_id, owner, balance_cents)
+         SELECT $1 || '-' || i || '-' || $2::int, 'bench', $3::bigint FROM generate_series(0, $4::int - 1) i ON CONFLICT DO NOTHING`,
+        [t, j, balance(j), count],
+      );
+      sum += balance(j) * count;
+    }
+  }
+  seeded.set(tag, sum);
+}
+
+async function verifyMoney(rig: Rig, tag: string): Promise<string[]> {
+  const total = await tagMoney(rig, tag);
+  const expected = seeded.get(tag);
+  const problems = expected !== undefined && total !== expected ? [`money: the run's accounts hold ${total}, seeded ${expected}`] : [];
+  return [...problems, ...(await invariantViolations(rig))];
+}
 
 /**
  * The 2PC coordinator with k participants (one debit of (k-1) x amount, k-1 credits, alternating banks), every
@@ -231,17 +272,7 @@ function twoPhaseWorkload(k: number): Workload {
     description: `2PC coordinator, ${k} PostgreSQL participants (prepared transactions); every tenth votes no`,
     unavailable: needs('workflows/two-phase.ts', 'services/banks.ts'),
     async prepare(rig, count, tag) {
-      for (const t of [tag, `${tag}w`]) {
-        for (const bank of ['bank-a', 'bank-b'] as const) {
-          await rig.stack.pools[BANK_SERVICES[bank]].query(
-            `INSERT INTO accounts (account_id, owner, balance_cents)
-             SELECT $1 || '-' || i || '-' || j, 'bench', $2::bigint FROM generate_series(0, $3::int - 1) i, generate_series(0, $4::int - 1) j
-              WHERE j % 2 = $5 ON CONFLICT DO NOTHING`,
-            [t, TWO_PC_AMOUNT * k, count, k, bank === 'bank-a' ? 0 : 1],
-          );
-        }
-      }
-      twoPcTotals.set(tag, await totalMoney(rig.stack.pools));
+      await seedAccounts(rig, tag, count, k, (j) => (j === 0 ? TWO_PC_AMOUNT * (k - 1) : 0));
     },
     async run(rig, tag, i) {
       const participants: ParticipantSpec[] = Array.from({ length: k }, (_, j) => ({
@@ -264,27 +295,38 @@ function twoPhaseWorkload(k: number): Workload {
       });
       return { workflowId, outcome: result.status, expected: fails(i) ? 'aborted' : 'committed', eager };
     },
-    async verify(rig, tag) {
-      const total = await totalMoney(rig.stack.pools);
-      const expected = twoPcTotals.get(tag);
-      const problems =
-        expected !== undefined && total !== expected
-          ? [`money: banks hold ${total}, expected ${expected}`]
-          : [];
-      return [...problems, ...(await invariantViolations(rig))];
-    },
+    verify: verifyMoney,
   };
 }
 
+const TCC_AMOUNT = 100;
+
+/** A TCC transfer bank-a -> bank-b (auto confirm) on accounts of its own; every tenth the credit leg refuses. */
 const tccWorkload: Workload = {
   name: 'tcc',
-  description: 'TCC transfer (try/confirm/cancel over HTTP to the TCC participant server)',
-  unavailable: () =>
-    needs('workflows/tcc.ts', 'services/tcc-server.ts')() ??
-    'the TCC participant server exists, but this bench does not start one per configuration yet',
-  run() {
-    return Promise.reject(new Error('TCC workload not wired yet'));
+  description: 'TCC transfer (try/confirm/cancel over HTTP to the TCC participant server); every tenth refused',
+  unavailable: needs('workflows/tcc.ts', 'services/tcc-server.ts'),
+  async prepare(rig, count, tag) {
+    await seedAccounts(rig, tag, count, 2, (j) => (j === 0 ? TCC_AMOUNT : 0));
   },
+  async run(rig, tag, i) {
+    const input: TccInput = {
+      ref: `${tag}-${i}`,
+      from: { bank: 'bank-a', account: `${tag}-${i}-0` },
+      to: { bank: 'bank-b', account: `${tag}-${i}-1` },
+      amountCents: TCC_AMOUNT,
+      confirm: 'auto',
+      ...(fails(i) ? { voteNo: 'bank-b' } : {}),
+    };
+    const workflowId = `bench-${tag}-${i}`;
+    const { result, eager } = await startAndWait<TransferResult>(rig.client, rig, 'transferTcc', {
+      taskQueue: TASK_QUEUES.orchestration,
+      workflowId,
+      args: [input],
+    });
+    return { workflowId, outcome: result.status, expected: fails(i) ? 'aborted' : 'committed', eager };
+  },
+  verify: verifyMoney,
 };
 
 export const WORKLOADS: Workload[] = [

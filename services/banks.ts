@@ -93,11 +93,10 @@ export const tccMigrations: Migration[] = [
 /** Insert the demo accounts where missing; never resets a balance. */
 export async function seedBank(pool: Pool, bank: BankId): Promise<void> {
   for (const a of SEED_ACCOUNTS.filter((s) => s.bank === bank)) {
-    await pool.query('INSERT INTO accounts (account_id, owner, balance_cents) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
-      a.account,
-      a.owner,
-      a.balanceCents,
-    ]);
+    await pool.query(
+      'INSERT INTO accounts (account_id, owner, balance_cents) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+      [a.account, a.owner, a.balanceCents],
+    );
   }
 }
 
@@ -108,7 +107,10 @@ export async function seedBanks(pools: Pick<Pools, 'bank_a' | 'bank_b'>): Promis
 
 // ---------------------------------------------------------------------------------------------- balances
 async function lockAccount(tx: Tx, account: string): Promise<number> {
-  const r = await tx.query<{ balance_cents: string }>('SELECT balance_cents FROM accounts WHERE account_id = $1 FOR UPDATE', [account]);
+  const r = await tx.query<{ balance_cents: string }>(
+    'SELECT balance_cents FROM accounts WHERE account_id = $1 FOR UPDATE',
+    [account],
+  );
   const row = r.rows[0];
   if (!row) throw new BusinessRejection(ERR.unknownAccount, `unknown account ${account}`);
   return Number(row.balance_cents);
@@ -118,18 +120,34 @@ async function lockAccount(tx: Tx, account: string): Promise<number> {
 export async function debit(tx: Tx, account: string, amountCents: number): Promise<number> {
   const balance = await lockAccount(tx, account);
   if (balance < amountCents)
-    throw new BusinessRejection(ERR.insufficientFunds, `insufficient funds: ${account} has ${balance} cents, needs ${amountCents}`);
-  await tx.query('UPDATE accounts SET balance_cents = balance_cents - $2, updated_at = now() WHERE account_id = $1', [account, amountCents]);
+    throw new BusinessRejection(
+      ERR.insufficientFunds,
+      `insufficient funds: ${account} has ${balance} cents, needs ${amountCents}`,
+    );
+  await tx.query(
+    'UPDATE accounts SET balance_cents = balance_cents - $2, updated_at = now() WHERE account_id = $1',
+    [account, amountCents],
+  );
   return balance - amountCents;
 }
 
 export async function credit(tx: Tx, account: string, amountCents: number): Promise<number> {
   const balance = await lockAccount(tx, account);
-  await tx.query('UPDATE accounts SET balance_cents = balance_cents + $2, updated_at = now() WHERE account_id = $1', [account, amountCents]);
+  await tx.query(
+    'UPDATE accounts SET balance_cents = balance_cents + $2, updated_at = now() WHERE account_id = $1',
+    [account, amountCents],
+  );
   return balance + amountCents;
 }
 
-async function ledger(tx: Tx, entryKey: string, workflowId: string, account: string, amountCents: number, protocol: string): Promise<void> {
+async function ledger(
+  tx: Tx,
+  entryKey: string,
+  workflowId: string,
+  account: string,
+  amountCents: number,
+  protocol: string,
+): Promise<void> {
   await tx.query(
     `INSERT INTO transfers (entry_key, workflow_id, account_id, amount_cents, protocol) VALUES ($1, $2, $3, $4, $5)`,
     [entryKey, workflowId, account, amountCents, protocol],
@@ -137,14 +155,27 @@ async function ledger(tx: Tx, entryKey: string, workflowId: string, account: str
 }
 
 /** A bank participant's work inside its prepared transaction (2PC or 3PC). */
-export async function applyBankOps(tx: Tx, gid: string, workflowId: string, ops: BranchOp[], protocol: '2pc' | '3pc'): Promise<void> {
+export async function applyBankOps(
+  tx: Tx,
+  gid: string,
+  workflowId: string,
+  ops: BranchOp[],
+  protocol: '2pc' | '3pc',
+): Promise<void> {
   for (const [i, op] of ops.entries()) {
     if (op.kind === 'event') throw new BusinessRejection(ERR.invalidInput, 'a bank cannot prepare an event');
     if (!Number.isSafeInteger(op.amountCents) || op.amountCents <= 0)
       throw new BusinessRejection(ERR.invalidInput, `amount must be positive cents, got ${op.amountCents}`);
     if (op.kind === 'debit') await debit(tx, op.account, op.amountCents);
     else await credit(tx, op.account, op.amountCents);
-    await ledger(tx, `${gid}#${i}`, workflowId, op.account, op.kind === 'debit' ? -op.amountCents : op.amountCents, protocol);
+    await ledger(
+      tx,
+      `${gid}#${i}`,
+      workflowId,
+      op.account,
+      op.kind === 'debit' ? -op.amountCents : op.amountCents,
+      protocol,
+    );
   }
 }
 
@@ -174,9 +205,17 @@ export interface Reservation {
 /** TCC try: a debit takes the money out of the balance into the hold; a credit only records the reservation. */
 export async function tryReservation(
   tx: Tx,
-  r: { reservationId: string; workflowId: string; branch: string; account: string; amountCents: number; expiresAt?: string },
+  r: {
+    reservationId: string;
+    workflowId: string;
+    branch: string;
+    account: string;
+    amountCents: number;
+    expiresAt?: string;
+  },
 ): Promise<Reservation> {
-  if (!Number.isSafeInteger(r.amountCents) || r.amountCents === 0) throw new BusinessRejection(ERR.invalidInput, 'amountCents must be a non-zero whole number');
+  if (!Number.isSafeInteger(r.amountCents) || r.amountCents === 0)
+    throw new BusinessRejection(ERR.invalidInput, 'amountCents must be a non-zero whole number');
   if (r.amountCents < 0) await debit(tx, r.account, -r.amountCents);
   else await lockAccount(tx, r.account);
   await tx.query(
@@ -187,14 +226,26 @@ export async function tryReservation(
   return { ...r, status: 'held' };
 }
 
-async function lockReservation(tx: Tx, reservationId: string): Promise<{ account: string; amountCents: number; status: string; workflowId: string }> {
+async function lockReservation(
+  tx: Tx,
+  reservationId: string,
+): Promise<{ account: string; amountCents: number; status: string; workflowId: string }> {
   const r = await tx.query<{ account_id: string; amount_cents: string; status: string; workflow_id: string }>(
     'SELECT account_id, amount_cents, status, workflow_id FROM reservations WHERE reservation_id = $1 FOR UPDATE',
     [reservationId],
   );
   const row = r.rows[0];
-  if (!row) throw new BusinessRejection(TRANSFER_ERR.unknownReservation, `no reservation ${reservationId} (its try never ran)`);
-  return { account: row.account_id, amountCents: Number(row.amount_cents), status: row.status, workflowId: row.workflow_id };
+  if (!row)
+    throw new BusinessRejection(
+      TRANSFER_ERR.unknownReservation,
+      `no reservation ${reservationId} (its try never ran)`,
+    );
+  return {
+    account: row.account_id,
+    amountCents: Number(row.amount_cents),
+    status: row.status,
+    workflowId: row.workflow_id,
+  };
 }
 
 /** TCC confirm: a credit reaches the balance; a debit's hold is spent. Refused after a cancel. */
@@ -202,9 +253,15 @@ export async function confirmReservation(tx: Tx, reservationId: string): Promise
   const res = await lockReservation(tx, reservationId);
   if (res.status === 'confirmed') return;
   if (res.status === 'cancelled')
-    throw new BusinessRejection(TRANSFER_ERR.reservationCancelled, `reservation ${reservationId} was cancelled; it cannot be confirmed`);
+    throw new BusinessRejection(
+      TRANSFER_ERR.reservationCancelled,
+      `reservation ${reservationId} was cancelled; it cannot be confirmed`,
+    );
   if (res.amountCents > 0) await credit(tx, res.account, res.amountCents);
-  await tx.query(`UPDATE reservations SET status = 'confirmed', updated_at = now() WHERE reservation_id = $1`, [reservationId]);
+  await tx.query(
+    `UPDATE reservations SET status = 'confirmed', updated_at = now() WHERE reservation_id = $1`,
+    [reservationId],
+  );
   await ledger(tx, `tcc:${reservationId}`, res.workflowId, res.account, res.amountCents, 'tcc');
 }
 
@@ -213,9 +270,15 @@ export async function cancelReservation(tx: Tx, reservationId: string): Promise<
   const res = await lockReservation(tx, reservationId);
   if (res.status === 'cancelled') return;
   if (res.status === 'confirmed')
-    throw new BusinessRejection(TRANSFER_ERR.reservationConfirmed, `reservation ${reservationId} was confirmed; it cannot be cancelled`);
+    throw new BusinessRejection(
+      TRANSFER_ERR.reservationConfirmed,
+      `reservation ${reservationId} was confirmed; it cannot be cancelled`,
+    );
   if (res.amountCents < 0) await credit(tx, res.account, -res.amountCents);
-  await tx.query(`UPDATE reservations SET status = 'cancelled', updated_at = now() WHERE reservation_id = $1`, [reservationId]);
+  await tx.query(
+    `UPDATE reservations SET status = 'cancelled', updated_at = now() WHERE reservation_id = $1`,
+    [reservationId],
+  );
 }
 
 export async function listReservations(pool: Pool, workflowId: string): Promise<Reservation[]> {
@@ -255,7 +318,12 @@ export async function listAccounts(pool: Pool): Promise<AccountBalance[]> {
                        WHERE r.account_id = a.account_id AND r.status = 'held' AND r.amount_cents < 0), 0) AS held
        FROM accounts a ORDER BY a.account_id`,
   );
-  return r.rows.map((row) => ({ account: row.account_id, owner: row.owner, balanceCents: Number(row.balance_cents), heldCents: Number(row.held) }));
+  return r.rows.map((row) => ({
+    account: row.account_id,
+    owner: row.owner,
+    balanceCents: Number(row.balance_cents),
+    heldCents: Number(row.held),
+  }));
 }
 
 /** The money invariant: balances plus TCC holds, over both banks. Unchanged by any mix of outcomes. */
@@ -268,12 +336,21 @@ export async function totalMoney(pools: Pick<Pools, 'bank_a' | 'bank_b'>): Promi
 }
 
 export async function accountBalance(pool: Pool, account: string): Promise<number | undefined> {
-  const r = await pool.query<{ balance_cents: string }>('SELECT balance_cents FROM accounts WHERE account_id = $1', [account]);
+  const r = await pool.query<{ balance_cents: string }>(
+    'SELECT balance_cents FROM accounts WHERE account_id = $1',
+    [account],
+  );
   return r.rows[0] ? Number(r.rows[0].balance_cents) : undefined;
 }
 
-export async function outboxEvent(pool: Pool, eventId: string): Promise<{ topic: string; payload: Record<string, unknown> } | undefined> {
-  const r = await pool.query<{ topic: string; payload: Record<string, unknown> }>('SELECT topic, payload FROM outbox_events WHERE event_id = $1', [eventId]);
+export async function outboxEvent(
+  pool: Pool,
+  eventId: string,
+): Promise<{ topic: string; payload: Record<string, unknown> } | undefined> {
+  const r = await pool.query<{ topic: string; payload: Record<string, unknown> }>(
+    'SELECT topic, payload FROM outbox_events WHERE event_id = $1',
+    [eventId],
+  );
   return r.rows[0];
 }
 

@@ -11,6 +11,7 @@ export const SERVICE_NAMES = [
   'bank_b',
   'tcc',
   'outbox',
+  'trip',
 ] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 

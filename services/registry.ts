@@ -10,6 +10,7 @@ import {
   seedShop,
 } from './shop';
 import { bankMigrations, outboxMigrations, seedBank, tccMigrations } from './banks';
+import { seedTrip, tripMigrations } from './trip';
 
 export interface ServiceSpec {
   migrations: Migration[];
@@ -25,6 +26,7 @@ export const SERVICES: Record<ServiceName, ServiceSpec> = {
   bank_b: { migrations: bankMigrations, seed: (p) => seedBank(p.bank_b, 'bank-b') },
   tcc: { migrations: tccMigrations },
   outbox: { migrations: outboxMigrations },
+  trip: { migrations: tripMigrations, seed: (p) => seedTrip(p.trip) },
 };
 
 export type { Pool };

@@ -65,8 +65,10 @@ interface TryBody extends CallBody {
 
 function parseCall(doc: Record<string, unknown>): CallBody {
   const { workflowId, branch, bank } = doc;
-  if (typeof workflowId !== 'string' || !ID_RE.test(workflowId)) throw new HttpError(400, ERR.invalidInput, 'workflowId is missing or invalid');
-  if (typeof branch !== 'string' || !BRANCH_RE.test(branch)) throw new HttpError(400, ERR.invalidInput, 'branch is missing or invalid');
+  if (typeof workflowId !== 'string' || !ID_RE.test(workflowId))
+    throw new HttpError(400, ERR.invalidInput, 'workflowId is missing or invalid');
+  if (typeof branch !== 'string' || !BRANCH_RE.test(branch))
+    throw new HttpError(400, ERR.invalidInput, 'branch is missing or invalid');
   if (typeof bank !== 'string' || !(BANKS as readonly string[]).includes(bank))
     throw new HttpError(400, ERR.invalidInput, `bank must be one of ${BANKS.join(', ')}`);
   return { workflowId, branch, bank: bank as BankId };
@@ -75,12 +77,23 @@ function parseCall(doc: Record<string, unknown>): CallBody {
 function parseTry(doc: Record<string, unknown>): TryBody {
   const call = parseCall(doc);
   const { account, amountCents, expiresAt, refuse } = doc;
-  if (typeof account !== 'string' || !ACCOUNT_RE.test(account)) throw new HttpError(400, ERR.invalidInput, 'account is missing or invalid');
+  if (typeof account !== 'string' || !ACCOUNT_RE.test(account))
+    throw new HttpError(400, ERR.invalidInput, 'account is missing or invalid');
   if (typeof amountCents !== 'number' || !Number.isSafeInteger(amountCents) || amountCents === 0)
-    throw new HttpError(400, ERR.invalidInput, 'amountCents must be a non-zero whole number (negative: debit)');
+    throw new HttpError(
+      400,
+      ERR.invalidInput,
+      'amountCents must be a non-zero whole number (negative: debit)',
+    );
   if (expiresAt !== undefined && (typeof expiresAt !== 'string' || Number.isNaN(Date.parse(expiresAt))))
     throw new HttpError(400, ERR.invalidInput, 'expiresAt must be an ISO date');
-  return { ...call, account, amountCents, expiresAt: expiresAt as string | undefined, refuse: refuse === true };
+  return {
+    ...call,
+    account,
+    amountCents,
+    expiresAt,
+    refuse: refuse === true,
+  };
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -106,6 +119,8 @@ function businessStatus(type: string): number {
   return 409;
 }
 
+const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+
 export const reservationId = (workflowId: string, branch: string): string => `${workflowId}/${branch}`;
 
 export function createTccHandler(opts: Pick<TccServerOptions, 'pools' | 'log'>) {
@@ -116,10 +131,18 @@ export function createTccHandler(opts: Pick<TccServerOptions, 'pools' | 'log'>) 
   const confirmKey = (c: CallBody) => ({ gid: c.workflowId, branch: `tcc-${c.branch}-confirm` });
 
   async function tryOp(b: TryBody): Promise<object> {
-    if (b.refuse) throw new HttpError(409, TRANSFER_ERR.votedNo, `${b.bank} refuses this try (fault injection)`);
+    if (b.refuse)
+      throw new HttpError(409, TRANSFER_ERR.votedNo, `${b.bank} refuses this try (fault injection)`);
     const id = reservationId(b.workflowId, b.branch);
     const out = await barrierAction(bankPool(b.bank), tryKey(b), (tx) =>
-      tryReservation(tx, { reservationId: id, workflowId: b.workflowId, branch: b.branch, account: b.account, amountCents: b.amountCents, expiresAt: b.expiresAt }),
+      tryReservation(tx, {
+        reservationId: id,
+        workflowId: b.workflowId,
+        branch: b.branch,
+        account: b.account,
+        amountCents: b.amountCents,
+        expiresAt: b.expiresAt,
+      }),
     );
     return { state: out.state, reservationId: id };
   }
@@ -137,16 +160,17 @@ export function createTccHandler(opts: Pick<TccServerOptions, 'pools' | 'log'>) 
     return { state: out.state, reservationId: id };
   }
 
-  async function logRequest(op: string, doc: Record<string, unknown>, status: number, outcome: string): Promise<void> {
+  async function logRequest(
+    op: string,
+    doc: Record<string, unknown>,
+    status: number,
+    outcome: string,
+  ): Promise<void> {
     await opts.pools.tcc
-      .query(`INSERT INTO tcc_requests (op, workflow_id, branch, bank, status, outcome) VALUES ($1, $2, $3, $4, $5, $6)`, [
-        op,
-        String(doc.workflowId ?? ''),
-        String(doc.branch ?? ''),
-        String(doc.bank ?? ''),
-        status,
-        outcome,
-      ])
+      .query(
+        `INSERT INTO tcc_requests (op, workflow_id, branch, bank, status, outcome) VALUES ($1, $2, $3, $4, $5, $6)`,
+        [op, text(doc.workflowId), text(doc.branch), text(doc.bank), status, outcome],
+      )
       .catch((err: Error) => opts.log?.(`tcc: could not log a request: ${err.message}`));
   }
 
@@ -162,16 +186,28 @@ export function createTccHandler(opts: Pick<TccServerOptions, 'pools' | 'log'>) 
       if (req.method === 'GET' && url.pathname === '/health') return send(200, { ok: true });
       if (req.method === 'GET' && url.pathname === '/v1/reservations') {
         const wf = url.searchParams.get('workflowId') ?? '';
-        if (!ID_RE.test(wf)) throw new HttpError(400, ERR.invalidInput, 'workflowId query parameter is required');
-        const [a, b] = await Promise.all([listReservations(opts.pools.bank_a, wf), listReservations(opts.pools.bank_b, wf)]);
-        return send(200, [...a.map((r) => ({ bank: 'bank-a', ...r })), ...b.map((r) => ({ bank: 'bank-b', ...r }))]);
+        if (!ID_RE.test(wf))
+          throw new HttpError(400, ERR.invalidInput, 'workflowId query parameter is required');
+        const [a, b] = await Promise.all([
+          listReservations(opts.pools.bank_a, wf),
+          listReservations(opts.pools.bank_b, wf),
+        ]);
+        return send(200, [
+          ...a.map((r) => ({ bank: 'bank-a', ...r })),
+          ...b.map((r) => ({ bank: 'bank-b', ...r })),
+        ]);
       }
       const m = /^\/v1\/(try|confirm|cancel)$/.exec(url.pathname);
       if (!m) throw new HttpError(404, 'NotFound', `no route ${req.method} ${url.pathname}`);
       if (req.method !== 'POST') throw new HttpError(405, ERR.invalidInput, `${url.pathname} takes POST`);
       op = m[1] as 'try' | 'confirm' | 'cancel';
       doc = await readJson(req);
-      const answer = op === 'try' ? await tryOp(parseTry(doc)) : op === 'confirm' ? await confirmOp(parseCall(doc)) : await cancelOp(parseCall(doc));
+      const answer =
+        op === 'try'
+          ? await tryOp(parseTry(doc))
+          : op === 'confirm'
+            ? await confirmOp(parseCall(doc))
+            : await cancelOp(parseCall(doc));
       await logRequest(op, doc, 200, (answer as { state: string }).state);
       return send(200, answer);
     } catch (err) {

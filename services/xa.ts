@@ -67,12 +67,21 @@ export async function dedicatedClient(pool: Pool): Promise<Client> {
 type Queryable = Pick<PoolClient, 'query'>;
 
 export async function isPrepared(db: Queryable, gid: string): Promise<boolean> {
-  const r = await db.query(`SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database()`, [gid]);
+  const r = await db.query(
+    `SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database()`,
+    [gid],
+  );
   return (r.rowCount ?? 0) > 0;
 }
 
-export async function recordedOutcome(db: Queryable, gid: string): Promise<'committed' | 'aborted' | undefined> {
-  const r = await db.query<{ outcome: 'committed' | 'aborted' }>('SELECT outcome FROM xa_branches WHERE gid = $1', [gid]);
+export async function recordedOutcome(
+  db: Queryable,
+  gid: string,
+): Promise<'committed' | 'aborted' | undefined> {
+  const r = await db.query<{ outcome: 'committed' | 'aborted' }>(
+    'SELECT outcome FROM xa_branches WHERE gid = $1',
+    [gid],
+  );
   return r.rows[0]?.outcome;
 }
 
@@ -126,7 +135,8 @@ export async function prepareBranch(
   } catch (err) {
     if (open) await client.query('ROLLBACK').catch(() => undefined);
     // Another attempt of this branch holds its row (it is preparing, or prepared): if it got there, vote yes.
-    if (codeOf(err) === LOCK_NOT_AVAILABLE && (await isPrepared(pool, gid))) return { vote: 'yes', state: 'already-prepared' };
+    if (codeOf(err) === LOCK_NOT_AVAILABLE && (await isPrepared(pool, gid)))
+      return { vote: 'yes', state: 'already-prepared' };
     throw err;
   } finally {
     await client.end().catch(() => undefined);
@@ -139,7 +149,10 @@ export async function prepareBranch(
  * COMMIT PREPARED, idempotent: a branch that is no longer prepared but recorded committed is done. A branch that
  * is neither was rolled back behind the coordinator's back (a heuristic outcome): reported, never hidden.
  */
-export async function commitBranch(pool: Pool, gid: string): Promise<'committed' | 'already-committed' | 'heuristic-rollback'> {
+export async function commitBranch(
+  pool: Pool,
+  gid: string,
+): Promise<'committed' | 'already-committed' | 'heuristic-rollback'> {
   const literal = gidLiteral(gid);
   try {
     await pool.query(`COMMIT PREPARED ${literal}`);
@@ -159,7 +172,10 @@ async function writeTombstone(pool: Pool, gid: string): Promise<'aborted' | 'com
   try {
     await client.query('BEGIN');
     await client.query(`SET LOCAL lock_timeout = '${TOMBSTONE_LOCK_TIMEOUT}'`);
-    const ins = await client.query(`INSERT INTO xa_branches (gid, outcome) VALUES ($1, 'aborted') ON CONFLICT DO NOTHING`, [gid]);
+    const ins = await client.query(
+      `INSERT INTO xa_branches (gid, outcome) VALUES ($1, 'aborted') ON CONFLICT DO NOTHING`,
+      [gid],
+    );
     const outcome = ins.rowCount === 1 ? 'aborted' : await recordedOutcome(client, gid);
     await client.query('COMMIT');
     return outcome ?? 'aborted';
@@ -235,10 +251,18 @@ export async function canCommitBranch(
   work: (tx: Client) => Promise<void>,
   hooks: PrepareHooks = {},
 ): Promise<Vote> {
-  const existing = await pool.query<{ phase: string }>('SELECT phase FROM threepc_branches WHERE gid = $1', [gid]);
+  const existing = await pool.query<{ phase: string }>('SELECT phase FROM threepc_branches WHERE gid = $1', [
+    gid,
+  ]);
   const phase = existing.rows[0]?.phase;
-  if (phase === 'aborted') return { vote: 'no', type: 'BranchAborted', reason: `${gid} already aborted (participant timeout or coordinator)` };
-  if (phase === 'prepared' || phase === 'pre-committed' || phase === 'committed') return { vote: 'yes', state: 'already-prepared' };
+  if (phase === 'aborted')
+    return {
+      vote: 'no',
+      type: 'BranchAborted',
+      reason: `${gid} already aborted (participant timeout or coordinator)`,
+    };
+  if (phase === 'prepared' || phase === 'pre-committed' || phase === 'committed')
+    return { vote: 'yes', state: 'already-prepared' };
   if (phase === undefined) {
     await pool.query(
       `INSERT INTO threepc_branches (gid, phase, wait_timeout_ms, commit_timeout_ms, deadline)
@@ -248,7 +272,10 @@ export async function canCommitBranch(
   }
   const vote = await prepareBranch(pool, gid, work, hooks);
   if (vote.vote === 'no') {
-    await pool.query(`UPDATE threepc_branches SET phase = 'aborted', updated_at = now() WHERE gid = $1 AND phase = 'voting'`, [gid]);
+    await pool.query(
+      `UPDATE threepc_branches SET phase = 'aborted', updated_at = now() WHERE gid = $1 AND phase = 'voting'`,
+      [gid],
+    );
     return vote;
   }
   const moved = await pool.query(
@@ -258,8 +285,11 @@ export async function canCommitBranch(
     [gid],
   );
   if (moved.rowCount === 0) {
-    const now = await pool.query<{ phase: string }>('SELECT phase FROM threepc_branches WHERE gid = $1', [gid]);
-    if (now.rows[0]?.phase === 'aborted') return { vote: 'no', type: 'BranchAborted', reason: `${gid} timed out while voting` };
+    const now = await pool.query<{ phase: string }>('SELECT phase FROM threepc_branches WHERE gid = $1', [
+      gid,
+    ]);
+    if (now.rows[0]?.phase === 'aborted')
+      return { vote: 'no', type: 'BranchAborted', reason: `${gid} timed out while voting` };
   }
   return vote;
 }
@@ -278,11 +308,20 @@ export async function preCommitBranch(
   const row = await pool.query<{ phase: string }>('SELECT phase FROM threepc_branches WHERE gid = $1', [gid]);
   const phase = row.rows[0]?.phase;
   if (phase === 'pre-committed' || phase === 'committed') return { state: 'already-pre-committed' };
-  return { state: 'refused', reason: phase ? `branch is ${phase} (its wait timeout passed)` : 'unknown branch' };
+  return {
+    state: 'refused',
+    reason: phase ? `branch is ${phase} (its wait timeout passed)` : 'unknown branch',
+  };
 }
 
-export async function doCommitBranch(pool: Pool, gid: string): Promise<'committed' | 'already-committed' | 'heuristic-rollback'> {
-  await pool.query(`UPDATE threepc_branches SET phase = 'committed', updated_at = now() WHERE gid = $1 AND phase <> 'aborted'`, [gid]);
+export async function doCommitBranch(
+  pool: Pool,
+  gid: string,
+): Promise<'committed' | 'already-committed' | 'heuristic-rollback'> {
+  await pool.query(
+    `UPDATE threepc_branches SET phase = 'committed', updated_at = now() WHERE gid = $1 AND phase <> 'aborted'`,
+    [gid],
+  );
   return commitBranch(pool, gid);
 }
 
@@ -296,7 +335,9 @@ export async function abortThreePhaseBranch(
     [gid],
   );
   if (r.rowCount === 0) {
-    const row = await pool.query<{ phase: string }>('SELECT phase FROM threepc_branches WHERE gid = $1', [gid]);
+    const row = await pool.query<{ phase: string }>('SELECT phase FROM threepc_branches WHERE gid = $1', [
+      gid,
+    ]);
     if (row.rows[0]?.phase === 'committed') {
       // The participant committed on its own (its commit timeout passed): finish that, and report it.
       await commitBranch(pool, gid);

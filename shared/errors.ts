@@ -6,6 +6,8 @@ export const ERR = {
   unknownCustomer: 'UnknownCustomer',
   unknownSku: 'UnknownSku',
   unknownAccount: 'UnknownAccount',
+  /** A flight, hotel or car class the trip service does not know. */
+  unknownResource: 'UnknownResource',
   /** An action arrived after its compensation already ran (the barrier refuses it). */
   barrierRejected: 'BarrierRejected',
   /** Deliberate failure injected for demos and tests (--fail-at). */
@@ -20,6 +22,7 @@ export const NON_RETRYABLE: string[] = [
   ERR.unknownCustomer,
   ERR.unknownSku,
   ERR.unknownAccount,
+  ERR.unknownResource,
   ERR.barrierRejected,
   ERR.injected,
   ERR.invalidInput,

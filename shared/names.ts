@@ -13,6 +13,8 @@ export const TASK_QUEUES = {
   tcc: 'settle-tcc',
   /** The 2PC message-queue participant: transfer events prepared in an outbox table. */
   outbox: 'settle-outbox',
+  /** Trip booking (flights, hotels, cars, traveller payments): the second saga on the saga library. */
+  trip: 'settle-trip',
 } as const;
 export type TaskQueueName = (typeof TASK_QUEUES)[keyof typeof TASK_QUEUES];
 

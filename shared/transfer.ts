@@ -10,7 +10,10 @@ export const BANKS = ['bank-a', 'bank-b'] as const;
 export type BankId = (typeof BANKS)[number];
 
 /** Each bank's participant activities run on its own task queue, next to its database. */
-export const BANK_QUEUES: Record<BankId, string> = { 'bank-a': TASK_QUEUES.bankA, 'bank-b': TASK_QUEUES.bankB };
+export const BANK_QUEUES: Record<BankId, string> = {
+  'bank-a': TASK_QUEUES.bankA,
+  'bank-b': TASK_QUEUES.bankB,
+};
 /** The message-queue participant (the transfer's notification event in an outbox table). */
 export const OUTBOX_PARTICIPANT = 'outbox';
 
@@ -28,14 +31,20 @@ export function parseAccountRef(text: string): AccountRef | string {
   const account = i < 0 ? '' : text.slice(i + 1);
   if (!(BANKS as readonly string[]).includes(bank))
     return `'${text}' is not BANK:ACCOUNT with BANK one of ${BANKS.join(', ')} (e.g. bank-a:alice)`;
-  if (!ACCOUNT_RE.test(account)) return `account '${account}' must be 1-32 characters of a-z, 0-9, _ and -, starting with a letter or digit`;
+  if (!ACCOUNT_RE.test(account))
+    return `account '${account}' must be 1-32 characters of a-z, 0-9, _ and -, starting with a letter or digit`;
   return { bank: bank as BankId, account };
 }
 
 export const formatAccountRef = (r: AccountRef): string => `${r.bank}:${r.account}`;
 
 /** The accounts the local stack seeds (amounts in cents); `bank-a:alice` and `bank-b:bob` are the demo pair. */
-export const SEED_ACCOUNTS: readonly { bank: BankId; account: string; owner: string; balanceCents: number }[] = [
+export const SEED_ACCOUNTS: readonly {
+  bank: BankId;
+  account: string;
+  owner: string;
+  balanceCents: number;
+}[] = [
   { bank: 'bank-a', account: 'alice', owner: 'Alice', balanceCents: 100_000 },
   { bank: 'bank-a', account: 'carol', owner: 'Carol', balanceCents: 50_000 },
   { bank: 'bank-a', account: 'erin', owner: 'Erin', balanceCents: 50_000 },
@@ -123,12 +132,14 @@ export interface PhaseTwoOutcome {
   state: PhaseTwoState;
 }
 
-export type PreCommitOutcome = { state: 'pre-committed' | 'already-pre-committed' } | { state: 'refused'; reason: string };
+export type PreCommitOutcome =
+  { state: 'pre-committed' | 'already-pre-committed' } | { state: 'refused'; reason: string };
 
 // ---------------------------------------------------------------------------------------------- coordinator
 export type Decision = 'commit' | 'abort';
 /** SettleStatus values of the 2PC/3PC coordinators: the decision is recorded (committing/aborting) before phase two. */
-export type CoordinatorStatus = 'preparing' | 'pre-committing' | 'committing' | 'aborting' | 'committed' | 'aborted';
+export type CoordinatorStatus =
+  'preparing' | 'pre-committing' | 'committing' | 'aborting' | 'committed' | 'aborted';
 export type Protocol = '2pc' | '3pc' | 'tcc';
 export const PROTOCOLS: readonly Protocol[] = ['2pc', 'tcc', '3pc'];
 
@@ -182,7 +193,7 @@ export const presumeAbortUpdate = defineUpdate<CoordinatorState, [{ reason: stri
 export interface CoordinatorOptions {
   /** How long prepare (or can-commit) may take before the coordinator aborts. Default 30s. */
   voteTimeout?: string;
-  /** Start-to-close timeout of each participant activity call. Default 10s. */
+  /** Start-to-close timeout of each participant activity call. Default 5s. */
   activityTimeout?: string;
   /** 3PC: participant-side timeouts (defaults 30s and 60s). */
   waitTimeout?: string;
@@ -239,12 +250,17 @@ export function voteNoChoices(protocol: Protocol): string[] {
 export function validateTransferInput(input: TransferInput, protocol: Protocol): string[] {
   const errors: string[] = [];
   if (!REF_RE.test(input.ref)) errors.push('transfer ref must be 1-64 characters of letters, digits, . _ -');
-  for (const [flag, ref] of [['--from', input.from], ['--to', input.to]] as const) {
+  for (const [flag, ref] of [
+    ['--from', input.from],
+    ['--to', input.to],
+  ] as const) {
     if (!ref || !(BANKS as readonly string[]).includes(ref.bank) || !ACCOUNT_RE.test(ref.account))
       errors.push(`${flag} must be BANK:ACCOUNT with BANK one of ${BANKS.join(', ')}`);
   }
   if (input.from?.bank && input.from.bank === input.to?.bank)
-    errors.push(`--from and --to are both at ${input.from.bank}: a transfer runs across the two banks (bank-a and bank-b)`);
+    errors.push(
+      `--from and --to are both at ${input.from.bank}: a transfer runs across the two banks (bank-a and bank-b)`,
+    );
   if (!Number.isSafeInteger(input.amountCents) || input.amountCents <= 0)
     errors.push('--amount must be a positive amount with at most 2 decimals');
   if (input.voteNo !== undefined && !voteNoChoices(protocol).includes(input.voteNo))
@@ -320,7 +336,13 @@ export function kParticipants(input: TransferKInput): ParticipantSpec[] {
     return {
       name: `p${i}-${acct.bank}`,
       queue: BANK_QUEUES[acct.bank],
-      ops: [{ kind: debit ? 'debit' : 'credit', account: acct.account, amountCents: debit ? input.amountCents * (input.k - 1) : input.amountCents }],
+      ops: [
+        {
+          kind: debit ? 'debit' : 'credit',
+          account: acct.account,
+          amountCents: debit ? input.amountCents * (input.k - 1) : input.amountCents,
+        },
+      ],
     };
   });
 }
@@ -330,12 +352,14 @@ export function validateTransferKInput(input: TransferKInput): string[] {
   if (!REF_RE.test(input.ref)) errors.push('ref must be 1-64 characters of letters, digits, . _ -');
   if (!Number.isInteger(input.k) || input.k < MIN_PARTICIPANTS || input.k > MAX_PARTICIPANTS)
     errors.push(`k must be a whole number from ${MIN_PARTICIPANTS} to ${MAX_PARTICIPANTS}`);
-  if (!Number.isSafeInteger(input.amountCents) || input.amountCents <= 0) errors.push('amountCents must be a positive whole number');
+  if (!Number.isSafeInteger(input.amountCents) || input.amountCents <= 0)
+    errors.push('amountCents must be a positive whole number');
   return errors;
 }
 
 // ---------------------------------------------------------------------------------------------- TCC
-export type TccStatus = 'trying' | 'reserved' | 'confirming' | 'cancelling' | 'confirmed' | 'cancelled' | 'expired';
+export type TccStatus =
+  'trying' | 'reserved' | 'confirming' | 'cancelling' | 'confirmed' | 'cancelled' | 'expired';
 
 export interface TccLeg {
   /** Branch name (debit or credit): with the workflow id it is the barrier key. */
@@ -356,19 +380,37 @@ export interface TccInput extends TransferInput {
 
 export interface TccState {
   status: TccStatus;
-  legs: (TccLeg & { tried: 'pending' | 'yes' | 'no' | 'unknown'; detail?: string; settled?: 'confirmed' | 'cancelled' })[];
+  legs: (TccLeg & {
+    tried: 'pending' | 'yes' | 'no' | 'unknown';
+    detail?: string;
+    settled?: 'confirmed' | 'cancelled';
+  })[];
   reason?: string;
   expiresAt?: string;
 }
 
 export const tccStateQuery = defineQuery<TccState>('tccState');
 /** Confirm or cancel a reserved TCC transfer (manual mode); rejected unless the transfer is reserved. */
-export const tccDecideUpdate = defineUpdate<TccState, [{ action: 'confirm' | 'cancel'; reason?: string }]>('tccDecide');
+export const tccDecideUpdate = defineUpdate<TccState, [{ action: 'confirm' | 'cancel'; reason?: string }]>(
+  'tccDecide',
+);
 
 export function tccLegs(input: TransferInput): TccLeg[] {
   return [
-    { branch: 'debit', bank: input.from.bank, account: input.from.account, amountCents: -input.amountCents, refuse: input.voteNo === input.from.bank },
-    { branch: 'credit', bank: input.to.bank, account: input.to.account, amountCents: input.amountCents, refuse: input.voteNo === input.to.bank },
+    {
+      branch: 'debit',
+      bank: input.from.bank,
+      account: input.from.account,
+      amountCents: -input.amountCents,
+      refuse: input.voteNo === input.from.bank,
+    },
+    {
+      branch: 'credit',
+      bank: input.to.bank,
+      account: input.to.account,
+      amountCents: input.amountCents,
+      refuse: input.voteNo === input.to.bank,
+    },
   ];
 }
 

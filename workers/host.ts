@@ -13,6 +13,8 @@ import {
 import { startStack, type Stack } from '../services/stack';
 import { createWorkers, runWorkers, shutdownWorkers, type WorkerSetOptions } from './index';
 import { ensureRelays } from './relays';
+import { ensureSweeperScheduleAt } from './in-doubt';
+import { startTccServer } from '../services/tcc-server';
 import { installRuntime, startTransactionGauges } from './metrics';
 
 export interface HostedStack {
@@ -90,6 +92,15 @@ export async function hostStack(
   });
   const running = runWorkers(workers);
   await ensureRelays(external ? external.connectionOptions : { address: stack.temporal.address }, namespace);
+  // 2PC/3PC in-doubt recovery on a Temporal Schedule, and the TCC participant server (HTTP) the tcc activities call.
+  await ensureSweeperScheduleAt(
+    external ? external.connectionOptions : { address: stack.temporal.address },
+    namespace,
+  ).catch((err: Error) => log(`in-doubt sweeper schedule not created: ${err.message}`));
+  const tcc = await startTccServer({ pools: stack.pools, port: ports.tcc, log }).catch((err: Error) => {
+    log(`TCC participant server not started on port ${ports.tcc}: ${err.message}`);
+    return undefined;
+  });
   const info: StackInfo = {
     temporalAddress: external?.address ?? stack.temporal.address,
     namespace,
@@ -97,6 +108,7 @@ export async function hostStack(
     databaseUrl: stack.postgres.url,
     pid: process.pid,
     ...(metricsUrl ? { metricsUrl } : {}),
+    ...(tcc ? { tccUrl: tcc.url } : {}),
   };
   const extras = await startOperability({
     address: info.temporalAddress,
@@ -113,6 +125,7 @@ export async function hostStack(
       shutdownWorkers(workers);
       await extras.stop();
       await running.catch((e: Error) => log(`worker stopped with error: ${e.message}`));
+      await tcc?.close();
       await connection.close().catch(() => undefined);
       if (opts.writeStackFile !== false) rmSync(STACK_FILE, { force: true });
       await stack.stop();

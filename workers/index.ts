@@ -13,6 +13,7 @@ import type { FaultHooks } from '../activities/branch';
 import { createChoreographyActivities } from '../activities/choreography';
 import { createBankActivities, createOutboxActivities } from '../activities/banks';
 import { createTccActivities } from '../activities/tcc';
+import { createTripActivities } from '../activities/trip';
 import { localPorts } from '../client/config';
 import type { Pools } from '../services/db';
 import { WORKFLOW_METRICS_MODULE } from './metrics';
@@ -85,6 +86,8 @@ export function activitiesFor(queue: QueueKey, pools: Pools, hooks?: FaultHooks)
       return createTccActivities({
         baseUrl: () => process.env.SETTLE_TCC_URL || `http://127.0.0.1:${localPorts().tcc}`,
       });
+    case 'trip':
+      return createTripActivities(pools.trip, hooks);
     default:
       return {};
   }

@@ -70,7 +70,7 @@ export interface StepContext<I, R> {
 }
 
 /** What a compensation may return: `{ state: 'noop' }` marks a null compensation in the ledger. */
-export type CompensationReturn = { state?: string } | void | unknown;
+export type CompensationReturn = unknown;
 
 /** Engine-level retries: after the run function's own activity retries are exhausted, wait, then call it again. */
 export interface BackoffPolicy {
@@ -92,30 +92,30 @@ interface CommonSpec<I, R> {
    */
   timeout?: Interval;
   /** Run the step only when this returns true (evaluated when reached; e.g. `() => patched('my-change')`). */
-  when?(ctx: StepContext<I, R>): boolean;
+  when?: (ctx: StepContext<I, R>) => boolean;
 }
 
 export interface StepSpec<I, R, O> extends CommonSpec<I, R> {
-  run(ctx: StepContext<I, R>): Promise<O>;
+  run: (ctx: StepContext<I, R>) => Promise<O>;
   /** Receives the step's result when it completed, undefined when its outcome is unknown (failed or timed out). */
-  compensate(ctx: StepContext<I, R>, result: O | undefined): Promise<CompensationReturn>;
+  compensate: (ctx: StepContext<I, R>, result: O | undefined) => Promise<CompensationReturn>;
   /** Name of the compensation in the ledger and result (default `undo-<step>`). */
   compensationName?: string;
 }
 
 export interface PivotSpec<I, R, O> extends CommonSpec<I, R> {
-  run(ctx: StepContext<I, R>): Promise<O>;
+  run: (ctx: StepContext<I, R>) => Promise<O>;
   /**
    * Optional. Runs only when the pivot itself *fails* with an outcome that may still have committed (a timed-out
    * charge): it undoes that through the barrier (a no-op when nothing committed). Never runs once the pivot
    * succeeded. Without it, a pivot failure must be definite (nothing committed).
    */
-  compensate?(ctx: StepContext<I, R>, result: O | undefined): Promise<CompensationReturn>;
+  compensate?: (ctx: StepContext<I, R>, result: O | undefined) => Promise<CompensationReturn>;
   compensationName?: string;
 }
 
 export interface ForwardSpec<I, R, O> extends CommonSpec<I, R> {
-  run(ctx: StepContext<I, R>): Promise<O>;
+  run: (ctx: StepContext<I, R>) => Promise<O>;
   /** Engine-level retries after the activity's own (default: forever, 1s doubling to 5m). */
   retry?: BackoffPolicy;
 }
@@ -128,11 +128,11 @@ interface StepDef {
   name: string;
   kind: StepKind;
   group?: string;
-  run(ctx: AnyCtx): Promise<unknown>;
-  compensate?(ctx: AnyCtx, result: unknown): Promise<CompensationReturn>;
+  run: (ctx: AnyCtx) => Promise<unknown>;
+  compensate?: (ctx: AnyCtx, result: unknown) => Promise<CompensationReturn>;
   compensationName?: string;
   timeoutMs?: number;
-  when?(ctx: AnyCtx): boolean;
+  when?: (ctx: AnyCtx) => boolean;
   retry?: BackoffPolicy;
 }
 
@@ -168,7 +168,9 @@ export function intervalMs(d: Interval): number {
   }
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(d);
   if (!m) throw new SagaDefinitionError(`invalid interval '${String(d)}' (use e.g. 500ms, 30s, 5m, 2h, 1d)`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    m[2] as 'ms' | 's' | 'm' | 'h' | 'd'
+  ];
   return Number(m[1]) * unit;
 }
 
@@ -177,22 +179,35 @@ class Names {
   private readonly taken = new Set<string>();
   constructor(private readonly saga: string) {}
   claim(name: string, what: string): void {
-    if (!STEP_NAME.test(name)) throw new SagaDefinitionError(`saga ${this.saga}: invalid ${what} name '${name}'`);
-    if (this.taken.has(name)) throw new SagaDefinitionError(`saga ${this.saga}: duplicate ${what} name '${name}'`);
+    if (!STEP_NAME.test(name))
+      throw new SagaDefinitionError(`saga ${this.saga}: invalid ${what} name '${name}'`);
+    if (this.taken.has(name))
+      throw new SagaDefinitionError(`saga ${this.saga}: duplicate ${what} name '${name}'`);
     this.taken.add(name);
   }
 }
 
-function common(saga: string, name: string, spec: CommonSpec<unknown, unknown>): Pick<StepDef, 'timeoutMs' | 'when'> {
+function common(
+  saga: string,
+  name: string,
+  spec: CommonSpec<unknown, unknown>,
+): Pick<StepDef, 'timeoutMs' | 'when'> {
   let timeoutMs: number | undefined;
   if (spec.timeout !== undefined) {
     timeoutMs = intervalMs(spec.timeout);
-    if (timeoutMs <= 0) throw new SagaDefinitionError(`saga ${saga}: step '${name}' has a timeout of ${timeoutMs} ms`);
+    if (timeoutMs <= 0)
+      throw new SagaDefinitionError(`saga ${saga}: step '${name}' has a timeout of ${timeoutMs} ms`);
   }
   return { timeoutMs, when: spec.when as StepDef['when'] };
 }
 
-function compensatable(saga: string, names: Names, name: string, spec: StepSpec<unknown, unknown, unknown>, group?: string): StepDef {
+function compensatable(
+  saga: string,
+  names: Names,
+  name: string,
+  spec: StepSpec<unknown, unknown, unknown>,
+  group?: string,
+): StepDef {
   names.claim(name, 'step');
   if (typeof (spec as Partial<typeof spec>).compensate !== 'function')
     throw new SagaDefinitionError(`saga ${saga}: compensatable step '${name}' has no compensation`);
@@ -209,16 +224,33 @@ function compensatable(saga: string, names: Names, name: string, spec: StepSpec<
   };
 }
 
-function forwardOnly(saga: string, names: Names, name: string, spec: ForwardSpec<unknown, unknown, unknown>, group?: string): StepDef {
+function forwardOnly(
+  saga: string,
+  names: Names,
+  name: string,
+  spec: ForwardSpec<unknown, unknown, unknown>,
+  group?: string,
+): StepDef {
   names.claim(name, 'step');
   if ('compensate' in spec)
-    throw new SagaDefinitionError(`saga ${saga}: forward-only step '${name}' comes after the pivot and cannot have a compensation`);
+    throw new SagaDefinitionError(
+      `saga ${saga}: forward-only step '${name}' comes after the pivot and cannot have a compensation`,
+    );
   const r = spec.retry;
   if (r?.maximumAttempts !== undefined && !(Number.isInteger(r.maximumAttempts) && r.maximumAttempts >= 1))
-    throw new SagaDefinitionError(`saga ${saga}: step '${name}' retry.maximumAttempts must be a whole number >= 1`);
+    throw new SagaDefinitionError(
+      `saga ${saga}: step '${name}' retry.maximumAttempts must be a whole number >= 1`,
+    );
   if (r?.initialInterval !== undefined) intervalMs(r.initialInterval);
   if (r?.maximumInterval !== undefined) intervalMs(r.maximumInterval);
-  return { name, kind: 'forward', group, run: spec.run as StepDef['run'], retry: r, ...common(saga, name, spec) };
+  return {
+    name,
+    kind: 'forward',
+    group,
+    run: spec.run as StepDef['run'],
+    retry: r,
+    ...common(saga, name, spec),
+  };
 }
 
 /** The steps of one parallel group: all compensatable (before the pivot) or all forward-only (after it). */
@@ -234,15 +266,38 @@ export class ParallelGroup<I, R, G> {
 
   step<N extends string, O>(name: N, spec: StepSpec<I, R, O>): ParallelGroup<I, R, G & Record<N, O>> {
     if (this.afterPivot)
-      throw new SagaDefinitionError(`saga ${this.saga}: group '${this.group}' comes after the pivot; use .forward('${name}') in it`);
-    this.defs.push(compensatable(this.saga, this.names, name, spec as unknown as StepSpec<unknown, unknown, unknown>, this.group));
+      throw new SagaDefinitionError(
+        `saga ${this.saga}: group '${this.group}' comes after the pivot; use .forward('${name}') in it`,
+      );
+    this.defs.push(
+      compensatable(
+        this.saga,
+        this.names,
+        name,
+        spec as unknown as StepSpec<unknown, unknown, unknown>,
+        this.group,
+      ),
+    );
     return this as unknown as ParallelGroup<I, R, G & Record<N, O>>;
   }
 
-  forward<N extends string, O>(name: N, spec: ForwardSpec<I, R, O>): ParallelGroup<I, R, G & Record<N, O | undefined>> {
+  forward<N extends string, O>(
+    name: N,
+    spec: ForwardSpec<I, R, O>,
+  ): ParallelGroup<I, R, G & Record<N, O | undefined>> {
     if (!this.afterPivot)
-      throw new SagaDefinitionError(`saga ${this.saga}: forward-only step '${name}' in group '${this.group}' needs a pivot before it`);
-    this.defs.push(forwardOnly(this.saga, this.names, name, spec as unknown as ForwardSpec<unknown, unknown, unknown>, this.group));
+      throw new SagaDefinitionError(
+        `saga ${this.saga}: forward-only step '${name}' in group '${this.group}' needs a pivot before it`,
+      );
+    this.defs.push(
+      forwardOnly(
+        this.saga,
+        this.names,
+        name,
+        spec as unknown as ForwardSpec<unknown, unknown, unknown>,
+        this.group,
+      ),
+    );
     return this as unknown as ParallelGroup<I, R, G & Record<N, O | undefined>>;
   }
 }
@@ -260,28 +315,40 @@ export class SagaBuilder<I, R> {
   /** A compensatable step: its compensation is required and registered before it runs. */
   step<N extends string, O>(name: N, spec: StepSpec<I, R, O>): SagaBuilder<I, R & Record<N, O>> {
     if (this.pivoted)
-      throw new SagaDefinitionError(`saga ${this.name}: step '${name}' comes after the pivot; use .forward() for it`);
-    const def = compensatable(this.name, this.names, name, spec as unknown as StepSpec<unknown, unknown, unknown>);
+      throw new SagaDefinitionError(
+        `saga ${this.name}: step '${name}' comes after the pivot; use .forward() for it`,
+      );
+    const def = compensatable(
+      this.name,
+      this.names,
+      name,
+      spec as unknown as StepSpec<unknown, unknown, unknown>,
+    );
     this.stages.push({ kind: 'compensatable', steps: [def] });
     return this as unknown as SagaBuilder<I, R & Record<N, O>>;
   }
 
   /**
-   * Steps that run concurrently. Before the pivot they are compensatable: if one fails the others are cancelled,
-   * and the whole group is compensated together (every step of it may have committed). After the pivot they
-   * are forward-only, each retried until it succeeds.
+   * Steps that run concurrently. Before the pivot they are compensatable: if one fails, the others still run to
+   * their own outcome, then the whole group is compensated together (each compensation gets its step's result
+   * when it completed). After the pivot they are forward-only, each retried until it succeeds.
    */
-  parallel<G>(group: string, build: (g: ParallelGroup<I, R, {}>) => ParallelGroup<I, R, G>): SagaBuilder<I, R & G> {
+  parallel<G>(
+    group: string,
+    build: (g: ParallelGroup<I, R, object>) => ParallelGroup<I, R, G>,
+  ): SagaBuilder<I, R & G> {
     this.names.claim(group, 'group');
-    const g = build(new ParallelGroup<I, R, {}>(this.name, group, this.names, this.pivoted));
-    if (g.defs.length < 2) throw new SagaDefinitionError(`saga ${this.name}: parallel group '${group}' needs at least two steps`);
+    const g = build(new ParallelGroup<I, R, object>(this.name, group, this.names, this.pivoted));
+    if (g.defs.length < 2)
+      throw new SagaDefinitionError(`saga ${this.name}: parallel group '${group}' needs at least two steps`);
     this.stages.push({ group, kind: this.pivoted ? 'forward' : 'compensatable', steps: [...g.defs] });
     return this as unknown as SagaBuilder<I, R & G>;
   }
 
   /** The pivot: the go/no-go step. If it fails, earlier steps are compensated; once it succeeds the saga only goes forward. */
   pivot<N extends string, O>(name: N, spec: PivotSpec<I, R, O>): SagaBuilder<I, R & Record<N, O>> {
-    if (this.pivoted) throw new SagaDefinitionError(`saga ${this.name}: a saga has at most one pivot ('${name}')`);
+    if (this.pivoted)
+      throw new SagaDefinitionError(`saga ${this.name}: a saga has at most one pivot ('${name}')`);
     this.names.claim(name, 'step');
     let compensationName: string | undefined;
     if (spec.compensate) {
@@ -309,9 +376,18 @@ export class SagaBuilder<I, R> {
    * A step after the pivot: retried (engine-level, with backoff) until it succeeds; an operator resolves one that
    * cannot. Its result is typed `O | undefined` for later steps: undefined when an operator skipped it.
    */
-  forward<N extends string, O>(name: N, spec: ForwardSpec<I, R, O>): SagaBuilder<I, R & Record<N, O | undefined>> {
-    if (!this.pivoted) throw new SagaDefinitionError(`saga ${this.name}: forward-only step '${name}' needs a pivot before it`);
-    const def = forwardOnly(this.name, this.names, name, spec as unknown as ForwardSpec<unknown, unknown, unknown>);
+  forward<N extends string, O>(
+    name: N,
+    spec: ForwardSpec<I, R, O>,
+  ): SagaBuilder<I, R & Record<N, O | undefined>> {
+    if (!this.pivoted)
+      throw new SagaDefinitionError(`saga ${this.name}: forward-only step '${name}' needs a pivot before it`);
+    const def = forwardOnly(
+      this.name,
+      this.names,
+      name,
+      spec as unknown as ForwardSpec<unknown, unknown, unknown>,
+    );
     this.stages.push({ kind: 'forward', steps: [def] });
     return this as unknown as SagaBuilder<I, R & Record<N, O | undefined>>;
   }
@@ -323,8 +399,8 @@ export class SagaBuilder<I, R> {
   }
 }
 
-export function defineSaga<I>(name: string): SagaBuilder<I, {}> {
-  return new SagaBuilder<I, {}>(name);
+export function defineSaga<I>(name: string): SagaBuilder<I, object> {
+  return new SagaBuilder<I, object>(name);
 }
 
 // ------------------------------------------------------------------------------------------------ engine
@@ -352,7 +428,8 @@ function describeError(err: unknown): { type?: string; message: string } {
   // Unwrap ActivityFailure -> ApplicationFailure / TimeoutFailure so the ledger names the real cause.
   while (e instanceof ActivityFailure && e.cause) e = e.cause;
   if (e instanceof ApplicationFailure) return { type: e.type ?? undefined, message: e.message };
-  if (e instanceof TimeoutFailure) return { type: 'Timeout', message: `${String(e.timeoutType ?? 'activity').toLowerCase()} timeout` };
+  if (e instanceof TimeoutFailure)
+    return { type: 'Timeout', message: `${String(e.timeoutType ?? 'activity').toLowerCase()} timeout` };
   if (e instanceof Error) return { type: e.name, message: e.message };
   return { message: String(err) };
 }
@@ -393,7 +470,11 @@ async function withDeadline<T>(ms: number | undefined, step: string, fn: () => P
     return await work.run(fn);
   } catch (err) {
     if (timedOut && isCancellation(err))
-      throw ApplicationFailure.create({ type: STEP_TIMEOUT, message: `step ${step} did not finish within ${ms} ms`, nonRetryable: true });
+      throw ApplicationFailure.create({
+        type: STEP_TIMEOUT,
+        message: `step ${step} did not finish within ${ms} ms`,
+        nonRetryable: true,
+      });
     throw err;
   } finally {
     timer.cancel();
@@ -406,14 +487,19 @@ const now = (): string => new Date().toISOString();
 async function handlersDone(): Promise<void> {
   if (!allHandlersFinished()) await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
 }
-const errorText = (d: { type?: string; message: string }): string => (d.type ? `${d.type}: ${d.message}` : d.message);
+const errorText = (d: { type?: string; message: string }): string =>
+  d.type ? `${d.type}: ${d.message}` : d.message;
 
 interface Registered {
   step: StepDef;
   entry: LedgerEntry;
 }
 
-export async function runSaga<I, R>(def: SagaDefinition<I, R>, input: I, opts: RunSagaOptions = {}): Promise<SagaResult<R>> {
+export async function runSaga<I, R>(
+  def: SagaDefinition<I, R>,
+  input: I,
+  opts: RunSagaOptions = {},
+): Promise<SagaResult<R>> {
   const ledger: LedgerEntry[] = [];
   let phase: 'running' | 'compensating' = 'running';
   let status: SagaStatus = 'running';
@@ -468,13 +554,18 @@ export async function runSaga<I, R>(def: SagaDefinition<I, R>, input: I, opts: R
     {
       validator: (d: OperatorDecision) => {
         if (parked.length === 0) throw new Error(`saga is ${status}, not needs-operator: nothing to resolve`);
-        if (!d || !['retry', 'skip', 'abort'].includes(d.action)) throw new Error('action must be retry, skip or abort');
-        if (d.action === 'skip' && !d.reason?.trim()) throw new Error('skip needs a reason (what was done by hand)');
-        if (d.reason !== undefined && d.reason.length > 1000) throw new Error('reason is longer than 1000 characters');
+        if (!d || !['retry', 'skip', 'abort'].includes(d.action))
+          throw new Error('action must be retry, skip or abort');
+        if (d.action === 'skip' && !d.reason?.trim())
+          throw new Error('skip needs a reason (what was done by hand)');
+        if (d.reason !== undefined && d.reason.length > 1000)
+          throw new Error('reason is longer than 1000 characters');
         const target = findParked(d);
         if (!target) {
           if (d.step !== undefined)
-            throw new Error(`'${d.step}' is not waiting for an operator (waiting: ${parked.map((e) => e.name).join(', ')})`);
+            throw new Error(
+              `'${d.step}' is not waiting for an operator (waiting: ${parked.map((e) => e.name).join(', ')})`,
+            );
           throw new Error('a decision is already pending for every parked step');
         }
         if (decisions.has(target)) throw new Error(`a decision for '${target.name}' is already pending`);
@@ -488,10 +579,18 @@ export async function runSaga<I, R>(def: SagaDefinition<I, R>, input: I, opts: R
     parked.push(entry);
     refreshStatus();
     await condition(() => decisions.has(entry) || aborted);
-    const decision: OperatorDecision = decisions.get(entry) ?? { action: 'abort', reason: 'the saga was aborted' };
+    const decision: OperatorDecision = decisions.get(entry) ?? {
+      action: 'abort',
+      reason: 'the saga was aborted',
+    };
     decisions.delete(entry);
     parked.splice(parked.indexOf(entry), 1);
-    entry.resolution = { action: decision.action, reason: decision.reason, operator: decision.operator, at: now() };
+    entry.resolution = {
+      action: decision.action,
+      reason: decision.reason,
+      operator: decision.operator,
+      at: now(),
+    };
     if (decision.action === 'abort') aborted = true;
     return decision;
   };
@@ -543,7 +642,9 @@ export async function runSaga<I, R>(def: SagaDefinition<I, R>, input: I, opts: R
   };
 
   if (useSA) {
-    const pairs: Parameters<typeof upsertSearchAttributes>[0] = [{ key: SA.pattern, value: opts.pattern ?? 'saga' }];
+    const pairs: Parameters<typeof upsertSearchAttributes>[0] = [
+      { key: SA.pattern, value: opts.pattern ?? 'saga' },
+    ];
     if (opts.businessKey) pairs.push({ key: SA.businessKey, value: opts.businessKey });
     upsertSearchAttributes(pairs);
   }
@@ -556,7 +657,13 @@ export async function runSaga<I, R>(def: SagaDefinition<I, R>, input: I, opts: R
     return t === undefined ? s.timeoutMs : intervalMs(t);
   };
   const startEntry = (s: StepDef): LedgerEntry => {
-    const entry: LedgerEntry = { name: s.name, kind: 'step', status: 'running', attempts: 0, startedAt: now() };
+    const entry: LedgerEntry = {
+      name: s.name,
+      kind: 'step',
+      status: 'running',
+      attempts: 0,
+      startedAt: now(),
+    };
     if (s.group) entry.group = s.group;
     ledger.push(entry);
     return entry;
@@ -574,7 +681,12 @@ export async function runSaga<I, R>(def: SagaDefinition<I, R>, input: I, opts: R
           if (s.when && !s.when(ctxFor(s.name))) return;
           const entry = startEntry(s);
           const policy = s.retry ?? opts.forwardRetry ?? {};
-          const r = await untilDone(entry, policy, (attempt) => withDeadline(timeoutOf(s), s.name, () => s.run(ctxFor(s.name, attempt))), 'running');
+          const r = await untilDone(
+            entry,
+            policy,
+            (attempt) => withDeadline(timeoutOf(s), s.name, () => s.run(ctxFor(s.name, attempt))),
+            'running',
+          );
           if (r.outcome === 'done') {
             results[s.name] = r.value;
             entry.status = 'completed';
@@ -599,8 +711,10 @@ export async function runSaga<I, R>(def: SagaDefinition<I, R>, input: I, opts: R
     if (undo.length) registered.push(undo);
     publish();
 
+    // Every step of the stage runs to its own outcome (each bounded by its activity timeouts and its saga-level
+    // deadline) before the saga decides: then a compensation knows whether its step completed, and no
+    // cancellation races a step that is finishing anyway.
     let first: { step: StepDef; err: unknown } | undefined;
-    const group = new CancellationScope({ cancellable: true });
     const runOne = async (s: StepDef, entry: LedgerEntry): Promise<void> => {
       try {
         const out = await withDeadline(timeoutOf(s), s.name, () => s.run(ctxFor(s.name)));
@@ -610,20 +724,14 @@ export async function runSaga<I, R>(def: SagaDefinition<I, R>, input: I, opts: R
       } catch (err) {
         entry.status = 'failed';
         entry.attempts += 1;
-        if (!first) {
-          first = { step: s, err };
-          entry.lastError = errorText(describeError(err));
-          // The rest of the group cannot succeed as a whole: stop it (cancelled steps are compensated too).
-          if (steps.length > 1 && !isCancellation(err)) group.cancel();
-        } else {
-          entry.lastError = isCancellation(err) ? `cancelled: '${first.step.name}' failed` : errorText(describeError(err));
-        }
+        entry.lastError = errorText(describeError(err));
+        first ??= { step: s, err };
       } finally {
         entry.endedAt = now();
         publish();
       }
     };
-    const run = (): Promise<unknown> => group.run(() => Promise.all(steps.map((s, i) => runOne(s, entries[i]!))));
+    const run = (): Promise<unknown> => Promise.all(steps.map((s, i) => runOne(s, entries[i]!)));
     // The pivot runs to a known outcome even if the saga is cancelled meanwhile: it has no way back once done.
     await (stage.kind === 'pivot' ? CancellationScope.nonCancellable(run) : run());
     if (!first) return true;
@@ -643,7 +751,11 @@ export async function runSaga<I, R>(def: SagaDefinition<I, R>, input: I, opts: R
       // Cancelled before the point of no return: the (non-cancellable) pivot must not start.
       const pivot = stage.steps[0]!;
       cancelled = true;
-      failure = { step: pivot.name, type: 'CancelledFailure', message: 'the saga was cancelled before its pivot' };
+      failure = {
+        step: pivot.name,
+        type: 'CancelledFailure',
+        message: 'the saga was cancelled before its pivot',
+      };
       ok = false;
       break;
     }
@@ -667,10 +779,22 @@ export async function runSaga<I, R>(def: SagaDefinition<I, R>, input: I, opts: R
 
   const compensateOne = async ({ step, entry }: Registered): Promise<void> => {
     const name = step.compensationName ?? `undo-${step.name}`;
-    const c: LedgerEntry = { name, kind: 'compensation', undoes: step.name, status: 'compensating', attempts: 0, startedAt: now() };
+    const c: LedgerEntry = {
+      name,
+      kind: 'compensation',
+      undoes: step.name,
+      status: 'compensating',
+      attempts: 0,
+      startedAt: now(),
+    };
     if (step.group) c.group = step.group;
     ledger.push(c);
-    const r = await untilDone(c, compensationPolicy, (attempt) => step.compensate!(ctxFor(step.name, attempt), results[step.name]), 'compensating');
+    const r = await untilDone(
+      c,
+      compensationPolicy,
+      (attempt) => step.compensate!(ctxFor(step.name, attempt), results[step.name]),
+      'compensating',
+    );
     if (r.outcome === 'done') {
       c.status = 'compensated';
       c.noop = (r.value as { state?: string } | undefined)?.state === 'noop';
@@ -696,5 +820,12 @@ export async function runSaga<I, R>(def: SagaDefinition<I, R>, input: I, opts: R
   const final = aborted ? 'aborted' : 'compensated';
   setStatus(final);
   await handlersDone();
-  return { status: final, steps: completed, compensations, failure, cancelled: cancelled || undefined, ledger };
+  return {
+    status: final,
+    steps: completed,
+    compensations,
+    failure,
+    cancelled: cancelled || undefined,
+    ledger,
+  };
 }

@@ -73,7 +73,10 @@ export async function transferTcc(input: TccInput): Promise<TransferResult> {
       [
         `**TCC ${state.status}**${state.reason ? ` — ${state.reason}` : ''}`,
         '',
-        ...state.legs.map((l) => `- ${l.branch} ${l.bank}:${l.account} ${formatCents(l.amountCents)}: try ${l.tried}${l.settled ? `, ${l.settled}` : ''}`),
+        ...state.legs.map(
+          (l) =>
+            `- ${l.branch} ${l.bank}:${l.account} ${formatCents(l.amountCents)}: try ${l.tried}${l.settled ? `, ${l.settled}` : ''}`,
+        ),
       ].join('\n'),
     );
   const setStatus = (s: TccStatus): void => {
@@ -90,9 +93,11 @@ export async function transferTcc(input: TccInput): Promise<TransferResult> {
       return snapshot();
     },
     {
-      validator: (d) => {
-        if (d?.action !== 'confirm' && d?.action !== 'cancel') throw new Error('action must be confirm or cancel');
-        if (state.status !== 'reserved' || requested) throw new Error(`the transfer is ${state.status}, not waiting for a decision`);
+      validator: (d: { action: 'confirm' | 'cancel'; reason?: string }) => {
+        if (d?.action !== 'confirm' && d?.action !== 'cancel')
+          throw new Error('action must be confirm or cancel');
+        if (state.status !== 'reserved' || requested)
+          throw new Error(`the transfer is ${state.status}, not waiting for a decision`);
       },
     },
   );
@@ -110,9 +115,20 @@ export async function transferTcc(input: TccInput): Promise<TransferResult> {
     await Promise.all(
       state.legs.map(async (leg) => {
         try {
-          await tryActs.tccTry.executeWithOptions({ summary: `try ${leg.branch} ${leg.bank}:${leg.account}` }, [
-            { workflowId, branch: leg.branch, bank: leg.bank, account: leg.account, amountCents: leg.amountCents, expiresAt: state.expiresAt, refuse: leg.refuse },
-          ]);
+          await tryActs.tccTry.executeWithOptions(
+            { summary: `try ${leg.branch} ${leg.bank}:${leg.account}` },
+            [
+              {
+                workflowId,
+                branch: leg.branch,
+                bank: leg.bank,
+                account: leg.account,
+                amountCents: leg.amountCents,
+                expiresAt: state.expiresAt,
+                refuse: leg.refuse,
+              },
+            ],
+          );
           leg.tried = 'yes';
         } catch (err) {
           if (isCancellation(err)) throw err;
@@ -149,7 +165,12 @@ export async function transferTcc(input: TccInput): Promise<TransferResult> {
     } else {
       requested = { action: 'confirm', reason: 'every try succeeded (auto-confirm)' };
     }
-    outcome = requested!.action === 'confirm' ? 'confirmed' : requested!.reason?.startsWith('reservation expired') ? 'expired' : 'cancelled';
+    outcome =
+      requested!.action === 'confirm'
+        ? 'confirmed'
+        : requested!.reason?.startsWith('reservation expired')
+          ? 'expired'
+          : 'cancelled';
     state.reason = requested!.reason ?? (outcome === 'confirmed' ? 'confirmed' : 'cancelled by request');
   }
 
@@ -163,7 +184,8 @@ export async function transferTcc(input: TccInput): Promise<TransferResult> {
         for (let attempt = 1; ; attempt++) {
           try {
             const call = { workflowId, branch: leg.branch, bank: leg.bank };
-            if (confirm) await settleActs.tccConfirm.executeWithOptions({ summary: `confirm ${leg.branch}` }, [call]);
+            if (confirm)
+              await settleActs.tccConfirm.executeWithOptions({ summary: `confirm ${leg.branch}` }, [call]);
             else await settleActs.tccCancel.executeWithOptions({ summary: `cancel ${leg.branch}` }, [call]);
             leg.settled = confirm ? 'confirmed' : 'cancelled';
             publish();

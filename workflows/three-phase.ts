@@ -33,7 +33,10 @@ function crash(after: string): never {
   throw ApplicationFailure.nonRetryable(`injected coordinator crash after ${after}`, ERR.injected);
 }
 
-export async function runThreePhase(participants: ParticipantSpec[], opts: CoordinatorOptions = {}): Promise<CoordinatorState> {
+export async function runThreePhase(
+  participants: ParticipantSpec[],
+  opts: CoordinatorOptions = {},
+): Promise<CoordinatorState> {
   const c = createCoordinator('3pc', participants, opts);
   const { workflowId } = workflowInfo();
   const waitTimeoutMs = toMs(opts.waitTimeout ?? DEFAULT_WAIT_TIMEOUT);
@@ -41,9 +44,20 @@ export async function runThreePhase(participants: ParticipantSpec[], opts: Coord
 
   // Phase 1: can-commit (the participants prepare).
   let refusal = await collectVotes(c, participants, opts, (p, view) =>
-    participantsOf(p.queue, voteOptions(p.queue, opts)).canCommit.executeWithOptions({ summary: `can-commit ${p.name}` }, [
-      { gid: view.gid, workflowId, participant: p.name, ops: p.ops, voteNo: p.voteNo, waitTimeoutMs, commitTimeoutMs },
-    ]),
+    participantsOf(p.queue, voteOptions(p.queue, opts)).canCommit.executeWithOptions(
+      { summary: `can-commit ${p.name}` },
+      [
+        {
+          gid: view.gid,
+          workflowId,
+          participant: p.name,
+          ops: p.ops,
+          voteNo: p.voteNo,
+          waitTimeoutMs,
+          commitTimeoutMs,
+        },
+      ],
+    ),
   );
 
   // Phase 2: pre-commit. A refusal here means that participant already gave up waiting (and rolled back).
@@ -54,10 +68,12 @@ export async function runThreePhase(participants: ParticipantSpec[], opts: Coord
       const acks = await Promise.all(
         c.state.participants.map(async (view) => {
           try {
-            const ack = await participantsOf(view.queue, voteOptions(view.queue, opts)).preCommit.executeWithOptions(
-              { summary: `pre-commit ${view.name}` },
-              [{ gid: view.gid, participant: view.name }],
-            );
+            const ack = await participantsOf(
+              view.queue,
+              voteOptions(view.queue, opts),
+            ).preCommit.executeWithOptions({ summary: `pre-commit ${view.name}` }, [
+              { gid: view.gid, participant: view.name },
+            ]);
             view.preCommitted = ack.state !== 'refused';
             c.publish();
             return ack.state === 'refused' ? `${view.name} refused pre-commit: ${ack.reason}` : undefined;
@@ -90,6 +106,9 @@ export async function runThreePhase(participants: ParticipantSpec[], opts: Coord
 export async function transfer3pc(input: TransferInput): Promise<TransferResult> {
   rejectInvalid(validateTransferInput(input, '3pc'));
   const participants = transferParticipants(workflowInfo().workflowId, input);
-  const state = await runThreePhase(participants, { ...input.options, businessKey: input.options?.businessKey ?? input.ref });
+  const state = await runThreePhase(participants, {
+    ...input.options,
+    businessKey: input.options?.businessKey ?? input.ref,
+  });
   return transferResult('3pc', input, state);
 }

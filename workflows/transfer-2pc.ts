@@ -18,7 +18,11 @@ import {
 } from '../shared';
 import { runTwoPhase } from './two-phase';
 
-export function transferResult(protocol: Protocol, input: TransferInput, state: CoordinatorState): TransferResult {
+export function transferResult(
+  protocol: Protocol,
+  input: TransferInput,
+  state: CoordinatorState,
+): TransferResult {
   return {
     workflowId: workflowInfo().workflowId,
     ref: input.ref,
@@ -44,12 +48,18 @@ export function rejectInvalid(errors: string[]): void {
 export async function transfer2pc(input: TransferInput): Promise<TransferResult> {
   rejectInvalid(validateTransferInput(input, '2pc'));
   const participants = transferParticipants(workflowInfo().workflowId, input);
-  const state = await runTwoPhase(participants, { ...input.options, businessKey: input.options?.businessKey ?? input.ref });
+  const state = await runTwoPhase(participants, {
+    ...input.options,
+    businessKey: input.options?.businessKey ?? input.ref,
+  });
   return transferResult('2pc', input, state);
 }
 
 /** k participants (2..8) in one 2PC: one debit of (k-1) x amount and k-1 credits of amount, alternating banks. */
 export async function transferK(input: TransferKInput): Promise<CoordinatorState> {
   rejectInvalid(validateTransferKInput(input));
-  return runTwoPhase(kParticipants(input), { ...input.options, businessKey: input.options?.businessKey ?? input.ref });
+  return runTwoPhase(kParticipants(input), {
+    ...input.options,
+    businessKey: input.options?.businessKey ?? input.ref,
+  });
 }

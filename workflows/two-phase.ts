@@ -56,7 +56,7 @@ import {
 } from '../shared';
 
 export const DEFAULT_VOTE_TIMEOUT = '30s';
-export const DEFAULT_ACTIVITY_TIMEOUT = '10s';
+export const DEFAULT_ACTIVITY_TIMEOUT = '5s';
 
 /** Phase one: a few quick retries of infrastructure errors, all inside the vote timeout. */
 export function voteOptions(queue: string, opts: CoordinatorOptions): ActivityOptions {
@@ -82,7 +82,10 @@ export function phaseTwoOptions(queue: string, opts: CoordinatorOptions): Activi
   };
 }
 
-export function participantsOf(queue: string, options: ActivityOptions): ActivityInterfaceFor<ParticipantActivities> {
+export function participantsOf(
+  queue: string,
+  options: ActivityOptions,
+): ActivityInterfaceFor<ParticipantActivities> {
   return proxyActivities<ParticipantActivities>({ ...options, taskQueue: queue });
 }
 
@@ -100,20 +103,31 @@ export function checkParticipants(participants: ParticipantSpec[], workflowId: s
   const fail = (m: string): never => {
     throw ApplicationFailure.nonRetryable(m, ERR.invalidInput);
   };
-  if (!Array.isArray(participants) || participants.length < MIN_PARTICIPANTS || participants.length > MAX_PARTICIPANTS)
-    fail(`a coordinator takes ${MIN_PARTICIPANTS} to ${MAX_PARTICIPANTS} participants, got ${participants?.length}`);
+  if (
+    !Array.isArray(participants) ||
+    participants.length < MIN_PARTICIPANTS ||
+    participants.length > MAX_PARTICIPANTS
+  )
+    fail(
+      `a coordinator takes ${MIN_PARTICIPANTS} to ${MAX_PARTICIPANTS} participants, got ${participants?.length}`,
+    );
   const names = new Set<string>();
   for (const p of participants) {
     if (!PARTICIPANT_NAME_RE.test(p.name)) fail(`invalid participant name '${p.name}'`);
     if (names.has(p.name)) fail(`duplicate participant name '${p.name}'`);
     names.add(p.name);
-    if (!isValidGid(branchGid(workflowId, p.name))) fail(`workflow id '${workflowId}' cannot be part of a global transaction id`);
+    if (!isValidGid(branchGid(workflowId, p.name)))
+      fail(`workflow id '${workflowId}' cannot be part of a global transaction id`);
     if (!p.queue) fail(`participant ${p.name} has no task queue`);
   }
 }
 
 function isVoteTimeout(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_CLOSE';
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof TimeoutFailure &&
+    err.cause.timeoutType === 'SCHEDULE_TO_CLOSE'
+  );
 }
 
 /** Backoff of the workflow-side phase-two loop (only reached when an activity fails for good, e.g. a bug). */
@@ -132,7 +146,11 @@ export interface Coordinator {
 }
 
 /** State, query, update and search attributes shared by the 2PC and 3PC coordinators. */
-export function createCoordinator(protocol: '2pc' | '3pc', participants: ParticipantSpec[], opts: CoordinatorOptions): Coordinator {
+export function createCoordinator(
+  protocol: '2pc' | '3pc',
+  participants: ParticipantSpec[],
+  opts: CoordinatorOptions,
+): Coordinator {
   const { workflowId } = workflowInfo();
   checkParticipants(participants, workflowId);
   const started = Date.now();
@@ -140,16 +158,26 @@ export function createCoordinator(protocol: '2pc' | '3pc', participants: Partici
   const state: CoordinatorState = {
     protocol,
     status: 'preparing',
-    participants: participants.map(
-      (p): ParticipantView => ({ name: p.name, queue: p.queue, gid: branchGid(workflowId, p.name), vote: 'pending', phaseTwo: 'pending', attempts: 0 }),
-    ),
+    participants: participants.map((p): ParticipantView => ({
+      name: p.name,
+      queue: p.queue,
+      gid: branchGid(workflowId, p.name),
+      vote: 'pending',
+      phaseTwo: 'pending',
+      attempts: 0,
+    })),
     anomalies: [],
   };
   let presumedAbort: string | undefined;
-  const snapshot = (): CoordinatorState => ({ ...state, participants: state.participants.map((p) => ({ ...p })), anomalies: [...state.anomalies] });
+  const snapshot = (): CoordinatorState => ({
+    ...state,
+    participants: state.participants.map((p) => ({ ...p })),
+    anomalies: [...state.anomalies],
+  });
   const publish = (): void => {
     const lines = state.participants.map(
-      (p) => `- ${p.name}: vote ${p.vote}${p.voteDetail ? ` (${p.voteDetail})` : ''}${p.outcome ? `, ${p.outcome}` : ''}${p.lastError ? ` — ${p.lastError}` : ''}`,
+      (p) =>
+        `- ${p.name}: vote ${p.vote}${p.voteDetail ? ` (${p.voteDetail})` : ''}${p.outcome ? `, ${p.outcome}` : ''}${p.lastError ? ` — ${p.lastError}` : ''}`,
     );
     const head = `**${protocol.toUpperCase()} ${state.status}**${state.decision ? ` — decision: ${state.decision} (${state.decisionReason})` : ''}`;
     setCurrentDetails([head, '', ...lines, ...state.anomalies.map((a) => `- ⚠ ${a}`)].join('\n'));
@@ -234,17 +262,23 @@ export async function collectVotes(
       );
   });
   const all = (): boolean => c.state.participants.every((p) => p.vote === 'yes');
-  const refused = (): ParticipantView | undefined => c.state.participants.find((p) => p.vote === 'no' || p.vote === 'unknown');
+  const refused = (): ParticipantView | undefined =>
+    c.state.participants.find((p) => p.vote === 'no' || p.vote === 'unknown');
   let timedOut = false;
   let cancelled = false;
   try {
-    timedOut = !(await condition(() => c.state.decision !== undefined || all() || refused() !== undefined, voteTimeout));
+    timedOut = !(await condition(
+      () => c.state.decision !== undefined || all() || refused() !== undefined,
+      voteTimeout,
+    ));
   } catch (err) {
     if (!isCancellation(err)) throw err;
     cancelled = true;
   }
   const no = c.state.participants.find((p) => p.vote === 'no');
-  const failed = c.state.participants.find((p) => p.vote === 'unknown' && p.voteDetail !== 'no vote within the vote timeout');
+  const failed = c.state.participants.find(
+    (p) => p.vote === 'unknown' && p.voteDetail !== 'no vote within the vote timeout',
+  );
   const late = c.state.participants.filter((p) => p.vote === 'pending' || p.vote === 'unknown');
   let refusal: string | undefined;
   if (c.state.decision === 'abort') refusal = c.state.decisionReason;
@@ -252,7 +286,8 @@ export async function collectVotes(
   else if (all()) refusal = undefined;
   else if (no) refusal = `${no.name} voted no: ${no.voteDetail ?? ''}`;
   else if (failed) refusal = `${failed.name} failed to vote: ${failed.voteDetail ?? ''}`;
-  else if (timedOut || voteTimedOut) refusal = `vote timeout (${voteTimeout}) waiting for ${late.map((p) => p.name).join(', ')}`;
+  else if (timedOut || voteTimedOut)
+    refusal = `vote timeout (${voteTimeout}) waiting for ${late.map((p) => p.name).join(', ')}`;
   // Outstanding prepares are abandoned (their outcome is unknown; the rollback covers them).
   for (const p of c.state.participants) {
     if (p.vote === 'pending') {
@@ -294,13 +329,17 @@ export async function finishPhaseTwo(
 }
 
 /** Run a two-phase commit over the participants; resolves with the final state once phase two is done. */
-export async function runTwoPhase(participants: ParticipantSpec[], opts: CoordinatorOptions = {}): Promise<CoordinatorState> {
+export async function runTwoPhase(
+  participants: ParticipantSpec[],
+  opts: CoordinatorOptions = {},
+): Promise<CoordinatorState> {
   const c = createCoordinator('2pc', participants, opts);
   const { workflowId } = workflowInfo();
   const refusal = await collectVotes(c, participants, opts, (p, view) =>
-    participantsOf(p.queue, voteOptions(p.queue, opts)).prepareBranch.executeWithOptions({ summary: `prepare ${p.name}` }, [
-      { gid: view.gid, workflowId, participant: p.name, ops: p.ops, voteNo: p.voteNo },
-    ]),
+    participantsOf(p.queue, voteOptions(p.queue, opts)).prepareBranch.executeWithOptions(
+      { summary: `prepare ${p.name}` },
+      [{ gid: view.gid, workflowId, participant: p.name, ops: p.ops, voteNo: p.voteNo }],
+    ),
   );
   c.decide(refusal === undefined ? 'commit' : 'abort', refusal ?? 'every participant voted yes');
   await finishPhaseTwo(c, (view, decision) => {
@@ -314,7 +353,10 @@ export async function runTwoPhase(participants: ParticipantSpec[], opts: Coordin
 }
 
 /** The generic coordinator as a workflow: any 2..8 participants on any participant queues. */
-export async function twoPhaseCommit(participants: ParticipantSpec[], opts: CoordinatorOptions = {}): Promise<CoordinatorState> {
+export async function twoPhaseCommit(
+  participants: ParticipantSpec[],
+  opts: CoordinatorOptions = {},
+): Promise<CoordinatorState> {
   return runTwoPhase(participants, opts);
 }
 

@@ -8,6 +8,7 @@ import { cancel } from './cancel';
 import { stuck } from './stuck';
 import { check } from './check';
 import { walletShow, walletSnapshot, walletVerify } from './wallet';
+import { accounts, prepared, transfer, transferStatusCommand } from './transfer';
 
 export const COMMANDS: Command[] = [
   orderPlace,
@@ -20,5 +21,9 @@ export const COMMANDS: Command[] = [
   walletShow,
   walletSnapshot,
   walletVerify,
+  transfer,
+  transferStatusCommand,
+  accounts,
+  prepared,
   check,
 ];

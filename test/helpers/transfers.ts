@@ -6,7 +6,11 @@ import { accountBalance, BANK_SERVICES, listAllPrepared, totalMoney } from '../.
 import type { AccountRef } from '../../shared';
 
 /** Poll `probe` until it returns something truthy; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -16,14 +20,19 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
 /** Settle gids in pg_prepared_xacts of this test's databases. */
 export async function preparedGids(pools: Pools, workflowId?: string): Promise<string[]> {
-  const prefix = (await pools.bank_a.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db.replace(/_bank_a$/, '_');
+  const prefix = (
+    await pools.bank_a.query<{ db: string }>('SELECT current_database() AS db')
+  ).rows[0]!.db.replace(/_bank_a$/, '_');
   const all = await listAllPrepared(pools.bank_a);
   return all
     .filter((x) => x.database.startsWith(prefix))
@@ -40,7 +49,11 @@ export async function balance(pools: Pools, ref: AccountRef): Promise<number> {
 
 /** The invariants every test ends with: the money total is unchanged and nothing is left prepared. */
 export async function assertSettled(pools: Pools, expectedTotal: number): Promise<void> {
-  assert.equal(await totalMoney(pools), expectedTotal, 'the sum of all balances (and TCC holds) is unchanged');
+  assert.equal(
+    await totalMoney(pools),
+    expectedTotal,
+    'the sum of all balances (and TCC holds) is unchanged',
+  );
   assert.deepEqual(await preparedGids(pools), [], 'nothing is left in pg_prepared_xacts');
 }
 

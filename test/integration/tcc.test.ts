@@ -53,8 +53,15 @@ describe('TCC over HTTP (dev server + PostgreSQL + the participant server)', () 
       workflowId: transferWorkflowId(i.ref),
       args: [i],
     });
-  async function post(op: string, body: object): Promise<{ status: number; doc: { state?: string; error?: string } }> {
-    const res = await fetch(`${server.url}/v1/${op}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  async function post(
+    op: string,
+    body: object,
+  ): Promise<{ status: number; doc: { state?: string; error?: string } }> {
+    const res = await fetch(`${server.url}/v1/${op}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, doc: (await res.json()) as { state?: string; error?: string } };
   }
 
@@ -68,7 +75,10 @@ describe('TCC over HTTP (dev server + PostgreSQL + the participant server)', () 
     assert.equal(await balance(pools, ALICE), a0 - 1500);
     assert.equal(await balance(pools, BOB), b0 + 1500);
     const wf = transferWorkflowId(i.ref);
-    const res = [...(await listReservations(pools.bank_a, wf)), ...(await listReservations(pools.bank_b, wf))];
+    const res = [
+      ...(await listReservations(pools.bank_a, wf)),
+      ...(await listReservations(pools.bank_b, wf)),
+    ];
     assert.deepEqual(res.map((r) => [r.branch, r.amountCents, r.status]).sort(), [
       ['credit', 1500, 'confirmed'],
       ['debit', -1500, 'confirmed'],
@@ -87,10 +97,15 @@ describe('TCC over HTTP (dev server + PostgreSQL + the participant server)', () 
     assert.equal(await balance(pools, ALICE), a0);
     assert.equal(await balance(pools, BOB), b0);
     const wf = transferWorkflowId(i.ref);
-    assert.deepEqual((await listReservations(pools.bank_a, wf)).map((r) => r.status), ['cancelled']);
+    assert.deepEqual(
+      (await listReservations(pools.bank_a, wf)).map((r) => r.status),
+      ['cancelled'],
+    );
     assert.deepEqual(await listReservations(pools.bank_b, wf), [], 'the refused try left nothing');
     // The cancel of the refused leg was a null compensation recorded by the barrier.
-    const barrier = await pools.bank_b.query(`SELECT op, origin FROM barrier WHERE gid = $1 ORDER BY op`, [wf]);
+    const barrier = await pools.bank_b.query(`SELECT op, origin FROM barrier WHERE gid = $1 ORDER BY op`, [
+      wf,
+    ]);
     assert.deepEqual(barrier.rows, [
       { op: 'action', origin: 'compensate' },
       { op: 'compensate', origin: 'compensate' },
@@ -122,7 +137,9 @@ describe('TCC over HTTP (dev server + PostgreSQL + the participant server)', () 
 
     const cancelMe = await start(input(200, { confirm: 'manual' }));
     await waitFor('reserved', async () => (await cancelMe.query(tccStateQuery)).status === 'reserved');
-    await cancelMe.executeUpdate(tccDecideUpdate, { args: [{ action: 'cancel', reason: 'customer changed their mind' }] });
+    await cancelMe.executeUpdate(tccDecideUpdate, {
+      args: [{ action: 'cancel', reason: 'customer changed their mind' }],
+    });
     const r = await cancelMe.result();
     assert.equal(r.status, 'aborted');
     assert.equal(r.outcome, 'cancelled');
@@ -165,7 +182,10 @@ describe('TCC over HTTP (dev server + PostgreSQL + the participant server)', () 
     assert.equal((await post('try', { ...leg, workflowId: wf3, amountCents: 1.5 })).status, 400);
     assert.equal((await post('try', { ...leg, workflowId: wf3, account: 'nobody' })).status, 404);
     assert.equal((await post('try', { ...leg, workflowId: wf3, bank: 'bank-z' })).status, 400);
-    const log = await pools.tcc.query(`SELECT op, outcome FROM tcc_requests WHERE workflow_id = ANY($1) ORDER BY request_id`, [[wf, wf3]]);
+    const log = await pools.tcc.query(
+      `SELECT op, outcome FROM tcc_requests WHERE workflow_id = ANY($1) ORDER BY request_id`,
+      [[wf, wf3]],
+    );
     assert.deepEqual(
       log.rows.map((r: { op: string; outcome: string }) => `${r.op}:${r.outcome}`),
       [
@@ -197,8 +217,16 @@ describe('TCC over HTTP (dev server + PostgreSQL + the participant server)', () 
       const { pools } = t.stack;
       const [a0, b0] = [await balance(pools, ALICE), await balance(pools, BOB)];
       const workers = await Promise.all([
-        Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES.orchestration, workflowBundle: await workflowBundle() }),
-        Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES.tcc, activities: createTccActivities({ baseUrl: server.url }) }),
+        Worker.create({
+          connection: env.nativeConnection,
+          taskQueue: TASK_QUEUES.orchestration,
+          workflowBundle: await workflowBundle(),
+        }),
+        Worker.create({
+          connection: env.nativeConnection,
+          taskQueue: TASK_QUEUES.tcc,
+          activities: createTccActivities({ baseUrl: server.url }),
+        }),
       ]);
       const runs = workers.map((w) => w.run());
       try {
@@ -215,8 +243,14 @@ describe('TCC over HTTP (dev server + PostgreSQL + the participant server)', () 
         assert.match(result.reason ?? '', /reservation expired after 2h/);
         assert.ok(Date.now() - started < 20_000, 'two hours were skipped');
         const wf = transferWorkflowId(i.ref);
-        assert.deepEqual((await listReservations(pools.bank_a, wf)).map((r) => r.status), ['cancelled']);
-        assert.deepEqual((await listReservations(pools.bank_b, wf)).map((r) => r.status), ['cancelled']);
+        assert.deepEqual(
+          (await listReservations(pools.bank_a, wf)).map((r) => r.status),
+          ['cancelled'],
+        );
+        assert.deepEqual(
+          (await listReservations(pools.bank_b, wf)).map((r) => r.status),
+          ['cancelled'],
+        );
       } finally {
         for (const w of workers) w.shutdown();
         await Promise.all(runs);

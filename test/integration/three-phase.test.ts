@@ -44,7 +44,9 @@ describe('three-phase commit (dev server + PostgreSQL prepared transactions)', (
   const phases = async (wf: string): Promise<string[]> => {
     const { pools } = t.stack;
     const rows = await Promise.all(
-      [pools.bank_a, pools.bank_b, pools.outbox].map((p) => p.query<{ phase: string }>(`SELECT phase FROM threepc_branches WHERE gid LIKE '%:' || $1`, [wf])),
+      [pools.bank_a, pools.bank_b, pools.outbox].map((p) =>
+        p.query<{ phase: string }>(`SELECT phase FROM threepc_branches WHERE gid LIKE '%:' || $1`, [wf]),
+      ),
     );
     return rows.flatMap((r) => r.rows.map((x) => x.phase));
   };
@@ -52,7 +54,11 @@ describe('three-phase commit (dev server + PostgreSQL prepared transactions)', (
   const participantsTick = async (ms: number) => {
     const { pools } = t.stack;
     const asOf = new Date(Date.now() + ms);
-    return (await Promise.all([pools.bank_a, pools.bank_b, pools.outbox].map((p) => enforceThreePhaseTimeouts(p, asOf)))).flat();
+    return (
+      await Promise.all(
+        [pools.bank_a, pools.bank_b, pools.outbox].map((p) => enforceThreePhaseTimeouts(p, asOf)),
+      )
+    ).flat();
   };
 
   it('commits through can-commit, pre-commit and do-commit', async () => {
@@ -63,7 +69,9 @@ describe('three-phase commit (dev server + PostgreSQL prepared transactions)', (
     const result = await h.result();
     assert.equal(result.status, 'committed');
     assert.equal(result.protocol, '3pc');
-    assert.ok(result.participants.every((p) => p.vote === 'yes' && p.preCommitted && p.outcome === 'committed'));
+    assert.ok(
+      result.participants.every((p) => p.vote === 'yes' && p.preCommitted && p.outcome === 'committed'),
+    );
     assert.deepEqual(await phases(h.workflowId), ['committed', 'committed', 'committed']);
     assert.equal(await balance(pools, ALICE), a0 - 1200);
     assert.equal(await balance(pools, BOB), b0 + 1200);
@@ -90,7 +98,11 @@ describe('three-phase commit (dev server + PostgreSQL prepared transactions)', (
     const h = await start(input(900, { options: { crashAfter: 'pre-commit', commitTimeout: '60s' } }));
     await assert.rejects(h.result(), WorkflowFailedError);
     assert.deepEqual(await phases(h.workflowId), ['pre-committed', 'pre-committed', 'pre-committed']);
-    assert.equal((await preparedGids(pools, h.workflowId)).length, 3, 'in doubt, but not blocked: they have a deadline');
+    assert.equal(
+      (await preparedGids(pools, h.workflowId)).length,
+      3,
+      'in doubt, but not blocked: they have a deadline',
+    );
 
     assert.deepEqual(await participantsTick(30_000), [], 'nothing happens before the commit timeout');
     const actions = await participantsTick(61_000);

@@ -7,6 +7,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { createBankActivities, createOutboxActivities, type ParticipantHooks } from '../../activities/banks';
 import { outboxEvent, totalMoney } from '../../services/banks';
 import { prepareBranch } from '../../services/xa';
+import { ensureSweeperSchedule, SWEEPER_SCHEDULE_ID } from '../../workers/in-doubt';
 import {
   branchGid,
   coordinatorStateQuery,
@@ -107,18 +108,27 @@ describe('two-phase commit (dev server + PostgreSQL prepared transactions)', () 
     // recorded before the first commit was scheduled.
     const events = (await handle.fetchHistory()).events ?? [];
     const scheduled = (name: string): number[] =>
-      events.flatMap((e, i) => (e.activityTaskScheduledEventAttributes?.activityType?.name === name ? [i] : []));
+      events.flatMap((e, i) =>
+        e.activityTaskScheduledEventAttributes?.activityType?.name === name ? [i] : [],
+      );
     const firstCompleted = events.findIndex((e) => e.activityTaskCompletedEventAttributes);
     const prepares = scheduled('prepareBranch');
     assert.equal(prepares.length, 3);
-    assert.ok(prepares.every((i) => i < firstCompleted), 'all prepares were scheduled before the first vote arrived');
+    assert.ok(
+      prepares.every((i) => i < firstCompleted),
+      'all prepares were scheduled before the first vote arrived',
+    );
     const committing = events.findIndex((e) => {
-      const f = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.SettleStatus;
+      const f =
+        e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.SettleStatus;
       return f?.data ? Buffer.from(f.data).toString().includes('committing') : false;
     });
     const commits = scheduled('commitBranch');
     assert.equal(commits.length, 3);
-    assert.ok(committing >= 0 && committing < Math.min(...commits), 'the decision is in history before phase two');
+    assert.ok(
+      committing >= 0 && committing < Math.min(...commits),
+      'the decision is in history before phase two',
+    );
     await assertSettled(pools, total);
   });
 
@@ -136,11 +146,19 @@ describe('two-phase commit (dev server + PostgreSQL prepared transactions)', () 
       // (or, if the abort overtook their prepare, had nothing prepared either).
       for (const p of result.participants) {
         assert.equal(p.phaseTwo, 'done');
-        assert.ok(p.name === voter ? p.outcome === 'nothing-prepared' : ['rolled-back', 'nothing-prepared'].includes(p.outcome!));
+        assert.ok(
+          p.name === voter
+            ? p.outcome === 'nothing-prepared'
+            : ['rolled-back', 'nothing-prepared'].includes(p.outcome!),
+        );
       }
       assert.equal(await balance(pools, ALICE), alice0);
       assert.equal(await balance(pools, BOB), bob0);
-      assert.equal(await outboxEvent(pools.outbox, handle.workflowId), undefined, 'the message does not exist');
+      assert.equal(
+        await outboxEvent(pools.outbox, handle.workflowId),
+        undefined,
+        'the message does not exist',
+      );
       assert.equal((await handle.describe()).typedSearchAttributes.get(SA.status), 'aborted');
       await assertSettled(pools, total);
     });
@@ -170,34 +188,13 @@ describe('two-phase commit (dev server + PostgreSQL prepared transactions)', () 
       assert.ok(state.participants.every((p) => p.outcome === 'committed'));
       const events = (await handle.fetchHistory()).events ?? [];
       const firstCompleted = events.findIndex((e) => e.activityTaskCompletedEventAttributes);
-      const prepares = events.filter((e, i) => i < firstCompleted && e.activityTaskScheduledEventAttributes?.activityType?.name === 'prepareBranch');
+      const prepares = events.filter(
+        (e, i) =>
+          i < firstCompleted &&
+          e.activityTaskScheduledEventAttributes?.activityType?.name === 'prepareBranch',
+      );
       assert.equal(prepares.length, k, `k=${k}: every prepare scheduled before any vote arrived`);
     }
-    await assertSettled(pools, total);
-  });
-
-  it('a prepare that completes after the coordinator aborted ends rolled back', async () => {
-    const { pools } = t.stack;
-    const alice0 = await balance(pools, ALICE);
-    const input = transferInput(700, { options: { voteTimeout: '1s' } });
-    const slow = branchGid(transferWorkflowId(input.ref), 'bank-a');
-    const gate = new Gate();
-    // bank-a holds its branch row and the account lock, not yet prepared, past the vote timeout.
-    hooks.beforePrepare = (gid) => (gid === slow ? gate.wait(gid) : undefined);
-    const handle = await start(input);
-    await waitFor('the coordinator to decide abort', async () => (await handle.query(coordinatorStateQuery)).decision === 'abort');
-    // The rollback of bank-a now waits on the in-flight prepare's row; let the prepare finish.
-    gate.open();
-    const result = await handle.result();
-    assert.equal(result.status, 'aborted');
-    assert.match(result.reason ?? '', /vote timeout/);
-    const a = result.participants.find((p) => p.name === 'bank-a')!;
-    assert.equal(a.vote, 'unknown');
-    assert.equal(a.outcome, 'rolled-back', 'the late prepare was rolled back by the abort');
-    assert.equal(await balance(pools, ALICE), alice0);
-    // A retry of that prepare now is refused by the tombstone.
-    const again = await prepareBranch(pools.bank_a, slow, () => Promise.reject(new Error('must not run')));
-    assert.equal(again.vote, 'no');
     await assertSettled(pools, total);
   });
 
@@ -209,7 +206,9 @@ describe('two-phase commit (dev server + PostgreSQL prepared transactions)', () 
     const gate = new Gate();
     hooks.afterPrepare = (gid) => (gid === branchGid(wf, 'bank-b') ? gate.wait(gid) : undefined);
     const handle = await start(input);
-    await waitFor('bank-b prepared', async () => (await preparedGids(pools, wf)).includes(branchGid(wf, 'bank-b')));
+    await waitFor('bank-b prepared', async () =>
+      (await preparedGids(pools, wf)).includes(branchGid(wf, 'bank-b')),
+    );
     await handle.terminate('test: the coordinator is gone before it decided');
     gate.fail('worker lost');
     const prepared = await preparedGids(pools, wf);
@@ -231,7 +230,7 @@ describe('two-phase commit (dev server + PostgreSQL prepared transactions)', () 
     const gate = new Gate();
     hooks.beforeCommitPrepared = (gid) => gate.wait(gid);
     const handle = await start(input);
-    await waitFor('all three commits blocked', async () => gate.arrived.length === 3);
+    await waitFor('all three commits blocked', () => gate.arrived.length === 3);
     assert.equal((await handle.describe()).typedSearchAttributes.get(SA.status), 'committing');
     await handle.terminate('test: the coordinator is gone after it decided commit');
     gate.fail('worker lost');
@@ -266,6 +265,27 @@ describe('two-phase commit (dev server + PostgreSQL prepared transactions)', () 
     assert.equal(result.status, 'aborted');
     assert.match(result.reason ?? '', /presumed abort/);
     assert.equal(await balance(pools, ALICE), alice0);
+    await assertSettled(pools, total);
+  });
+
+  it('the sweeper runs on a Temporal Schedule (created once, triggered here instead of waiting a minute)', async () => {
+    const { pools } = t.stack;
+    const gid = branchGid(transferWorkflowId(uniqueId('ghost')), 'outbox');
+    assert.equal((await prepareBranch(pools.outbox, gid, () => Promise.resolve())).vote, 'yes');
+    assert.equal(await ensureSweeperSchedule(t.client, { every: '1h', graceMs: 0 }), 'created');
+    const schedule = t.client.schedule.getHandle(SWEEPER_SCHEDULE_ID);
+    try {
+      assert.equal(await ensureSweeperSchedule(t.client, { every: '1h', graceMs: 0 }), 'exists');
+      await schedule.trigger();
+      await waitFor(
+        'the scheduled sweep to roll the orphan back',
+        async () => (await preparedGids(pools)).length === 0,
+      );
+      const runs = (await schedule.describe()).info.recentActions;
+      assert.ok(runs.length >= 1, 'the schedule started the sweeper');
+    } finally {
+      await schedule.delete();
+    }
     await assertSettled(pools, total);
   });
 

@@ -1,28 +1,84 @@
-// The order saga against the time-skipping server with stubbed activities: which compensations run, in
-// which order, for every failure point, a timeout, and cancellation.
+// The order saga against the time-skipping server with stubbed activities: which compensations run, in which
+// order, for every failure point, a timeout, cancellation at every step, compensations that fail and recover,
+// and one that never does (needs-operator; the operator's decisions are exercised against the real stack in
+// test/integration/order-saga.test.ts).
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ERR, TASK_QUEUES, sagaProgressQuery, type OrderInput, type OrderStep, type SagaResult } from '../../shared';
+import {
+  ERR,
+  TASK_QUEUES,
+  sagaProgressQuery,
+  resolveCompensationUpdate,
+  type OperatorDecision,
+  type OrderInput,
+  type SagaProgress,
+  type SagaResult,
+} from '../../shared';
 import type { orderSaga } from '../../workflows';
 import { timeSkippingEnv, uniqueId } from '../helpers/env';
 import { withWorkers } from '../helpers/workers';
 
-type Behaviour = 'ok' | 'reject' | 'hang' | 'block';
+/**
+ * ok; reject: a business rejection (non-retryable); fail: an infrastructure error (retried); broken: a
+ * non-retryable compensation failure; hang: outlives its start-to-close timeout; block: waits until the saga has
+ * moved on (a compensation started), then succeeds, as an attempt that commits late would.
+ */
+type Behaviour = 'ok' | 'reject' | 'fail' | 'broken' | 'hang' | 'block';
+/** By activity name: one behaviour for every call, or one per call in order (the last one repeats). */
+type Plan = Partial<Record<string, Behaviour | Behaviour[]>>;
+
+const STEPS = ['create', 'reserve', 'charge', 'notify', 'confirm'] as const;
+type Step = (typeof STEPS)[number];
+const ACTIVITY: Record<Step, string> = {
+  create: 'createOrder',
+  reserve: 'reserveStock',
+  charge: 'chargePayment',
+  notify: 'sendNotification',
+  confirm: 'confirmOrder',
+};
+const UNDO: Record<Exclude<Step, 'confirm'>, string> = {
+  create: 'cancelOrder',
+  reserve: 'releaseStock',
+  charge: 'refundPayment',
+  notify: 'retractNotification',
+};
 /** Real time a hanging attempt waits after skipping to just before its deadline. */
 const HANG_MARGIN_MS = 100;
 
-/** Stub services that record every call; `plan` says how each forward step behaves. */
-function stubServices(plan: Partial<Record<OrderStep, Behaviour>>, skipTime: (ms: number) => Promise<void>) {
+/** Stub services that record every call; `plan` says how each activity behaves. */
+function stubServices(initial: Plan, skipTime: (ms: number) => Promise<void>) {
+  const plan: Plan = { ...initial };
   const calls: string[] = [];
-  const started = new Set<string>();
-  const forward = (step: OrderStep, name: string) => async (): Promise<unknown> => {
+  const count = new Map<string, number>();
+  const startedP = new Map<string, { p: Promise<void>; resolve: () => void }>();
+  const started = (name: string): Promise<void> => {
+    let s = startedP.get(name);
+    if (!s) {
+      let resolve!: () => void;
+      const p = new Promise<void>((r) => (resolve = r));
+      s = { p, resolve };
+      startedP.set(name, s);
+    }
+    return s.p;
+  };
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+
+  const behave = async (name: string): Promise<void> => {
     calls.push(name);
-    started.add(step);
-    const b = plan[step] ?? 'ok';
+    const n = (count.get(name) ?? 0) + 1;
+    count.set(name, n);
+    void started(name);
+    startedP.get(name)!.resolve();
+    const p = plan[name] ?? 'ok';
+    const b = Array.isArray(p) ? (p[n - 1] ?? p[p.length - 1]!) : p;
     if (b === 'reject') throw ApplicationFailure.nonRetryable(`${name} rejected`, ERR.outOfStock);
+    if (b === 'broken') throw ApplicationFailure.nonRetryable(`${name}: ledger is locked`, 'LedgerLocked');
+    if (b === 'fail')
+      throw ApplicationFailure.retryable(`${name}: connection reset (call ${n})`, 'ConnectionReset');
     // hang: outlives its start-to-close timeout without wall-clock waiting. The test server holds a time-skipping
     // lock while an activity is outstanding, and an activity timeout that fires *during* env.sleep() leaves that
     // lock unbalanced, after which every later attempt runs in real time (temporalio/sdk-java#2246). So skip to
@@ -32,24 +88,61 @@ function stubServices(plan: Partial<Record<OrderStep, Behaviour>>, skipTime: (ms
       await skipTime(Context.current().info.startToCloseTimeoutMs - HANG_MARGIN_MS);
       await Context.current().cancelled.catch(() => undefined);
     }
-    // block: never finishes on its own; only cancellation ends it.
-    if (b === 'block') await Context.current().cancelled;
-    return { state: 'applied', result: { step } };
+    if (b === 'block') await released;
+  };
+  const forward = (name: string) => async (): Promise<unknown> => {
+    await behave(name);
+    return { state: 'applied', result: { name } };
   };
   const undo = (name: string) => async (): Promise<unknown> => {
-    calls.push(name);
+    // A compensation running means the saga moved on: a blocked forward attempt may now "commit late".
+    release();
+    await behave(name);
     return { state: 'applied' };
   };
   return {
+    plan,
     calls,
     started,
+    release,
     queues: {
-      [TASK_QUEUES.orders]: { createOrder: forward('create', 'createOrder'), cancelOrder: undo('cancelOrder'), confirmOrder: undo('confirmOrder') },
-      [TASK_QUEUES.inventory]: { reserveStock: forward('reserve', 'reserveStock'), releaseStock: undo('releaseStock') },
-      [TASK_QUEUES.payments]: { chargePayment: forward('charge', 'chargePayment'), refundPayment: undo('refundPayment') },
-      [TASK_QUEUES.notifications]: { sendNotification: forward('notify', 'sendNotification'), retractNotification: undo('retractNotification') },
+      [TASK_QUEUES.orders]: {
+        createOrder: forward('createOrder'),
+        cancelOrder: undo('cancelOrder'),
+        confirmOrder: forward('confirmOrder'),
+      },
+      [TASK_QUEUES.inventory]: { reserveStock: forward('reserveStock'), releaseStock: undo('releaseStock') },
+      [TASK_QUEUES.payments]: {
+        chargePayment: forward('chargePayment'),
+        refundPayment: undo('refundPayment'),
+      },
+      [TASK_QUEUES.notifications]: {
+        sendNotification: forward('sendNotification'),
+        retractNotification: undo('retractNotification'),
+      },
     },
   };
+}
+type Stubs = ReturnType<typeof stubServices>;
+
+async function waitForProgress(
+  h: WorkflowHandle,
+  ok: (p: SagaProgress) => boolean,
+  what: string,
+): Promise<SagaProgress> {
+  for (let i = 0; i < 2000; i++) {
+    const p = await h.query(sagaProgressQuery);
+    if (ok(p)) return p;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for: ${what}`);
+}
+
+/** Steps before `step`, and the compensations a failure (or cancellation) at `step` runs, in order. */
+function before_(step: Step): { steps: Step[]; compensations: string[] } {
+  const steps = STEPS.slice(0, STEPS.indexOf(step));
+  const undone = (step === 'confirm' ? [...steps] : [...steps, step]) as Exclude<Step, 'confirm'>[];
+  return { steps, compensations: undone.reverse().map((s) => UNDO[s]) };
 }
 
 describe('order saga (time-skipping, stubbed activities)', () => {
@@ -61,44 +154,61 @@ describe('order saga (time-skipping, stubbed activities)', () => {
     await env?.teardown();
   });
 
+  /**
+   * Run one order; `drive` runs while the result is awaited (time skipping on), unless `parks`: a saga parked for
+   * an operator has nothing scheduled, and with time skipping on the test server would jump straight to its
+   * execution timeout, so such a test drives first and awaits the result after.
+   */
   async function runOrder(
-    plan: Partial<Record<OrderStep, Behaviour>>,
-    drive?: (h: WorkflowHandle<typeof orderSaga>, stubs: ReturnType<typeof stubServices>) => Promise<void>,
+    plan: Plan,
+    drive?: (h: WorkflowHandle<typeof orderSaga>, stubs: Stubs) => Promise<void>,
+    opts: { parks?: boolean } = {},
   ): Promise<{ result: SagaResult; calls: string[] }> {
     const stubs = stubServices(plan, (ms: number) => env.sleep(ms));
-    const input: OrderInput = { orderId: uniqueId('o'), customerId: 'alice', sku: 'SKU-1', qty: 2, amountCents: 3000 };
-    const result = await withWorkers(env.nativeConnection, stubs.queues, async () => {
-      const h = await env.client.workflow.start<typeof orderSaga>('orderSaga', {
-        taskQueue: TASK_QUEUES.orchestration,
-        workflowId: `order-${input.orderId}`,
-        args: [input, { searchAttributes: false }],
+    const input: OrderInput = {
+      orderId: uniqueId('o'),
+      customerId: 'alice',
+      sku: 'SKU-1',
+      qty: 2,
+      amountCents: 3000,
+    };
+    try {
+      const result = await withWorkers(env.nativeConnection, stubs.queues, async () => {
+        const h = await env.client.workflow.start<typeof orderSaga>('orderSaga', {
+          taskQueue: TASK_QUEUES.orchestration,
+          workflowId: `order-${input.orderId}`,
+          args: [input, { searchAttributes: false }],
+        });
+        if (opts.parks) {
+          await drive?.(h, stubs);
+          return h.result();
+        }
+        const result = h.result();
+        result.catch(() => undefined);
+        if (drive) await drive(h, stubs);
+        return result;
       });
-      if (drive) await drive(h, stubs);
-      return h.result();
-    });
-    return { result, calls: stubs.calls };
+      return { result, calls: stubs.calls };
+    } finally {
+      stubs.release();
+    }
   }
 
-  it('runs every step and no compensation when all succeed', async () => {
+  it('runs every step, then the pivot (confirm), and no compensation when all succeed', async () => {
     const { result, calls } = await runOrder({});
     assert.equal(result.status, 'completed');
-    assert.deepEqual(result.steps, ['create', 'reserve', 'charge', 'notify']);
+    assert.deepEqual(result.steps, [...STEPS]);
     assert.deepEqual(result.compensations, []);
-    assert.deepEqual(calls, ['createOrder', 'reserveStock', 'chargePayment', 'sendNotification', 'confirmOrder']);
+    assert.deepEqual(
+      calls,
+      STEPS.map((s) => ACTIVITY[s]),
+    );
   });
 
-  const expected: Record<OrderStep, { steps: string[]; compensations: string[] }> = {
-    create: { steps: [], compensations: ['cancelOrder'] },
-    reserve: { steps: ['create'], compensations: ['releaseStock', 'cancelOrder'] },
-    charge: { steps: ['create', 'reserve'], compensations: ['refundPayment', 'releaseStock', 'cancelOrder'] },
-    notify: {
-      steps: ['create', 'reserve', 'charge'],
-      compensations: ['retractNotification', 'refundPayment', 'releaseStock', 'cancelOrder'],
-    },
-  };
-  for (const [step, want] of Object.entries(expected) as [OrderStep, (typeof expected)[OrderStep]][]) {
-    it(`fails at ${step}: compensates the failed step (it may have committed) and every earlier one, in reverse`, async () => {
-      const { result, calls } = await runOrder({ [step]: 'reject' });
+  for (const step of STEPS) {
+    const want = before_(step);
+    it(`fails at ${step}: compensates ${step === 'confirm' ? 'everything before the pivot' : 'the failed step (it may have committed) and every earlier one'}, in reverse`, async () => {
+      const { result, calls } = await runOrder({ [ACTIVITY[step]]: 'reject' });
       assert.equal(result.status, 'compensated');
       assert.deepEqual(result.steps, want.steps);
       assert.deepEqual(result.compensations, want.compensations);
@@ -112,28 +222,138 @@ describe('order saga (time-skipping, stubbed activities)', () => {
   }
 
   it('a step that times out on every attempt is compensated (time-skipped)', async () => {
-    const { result, calls } = await runOrder({ charge: 'hang' });
+    const { result, calls } = await runOrder({ chargePayment: 'hang' });
     assert.equal(result.status, 'compensated');
     assert.equal(result.failure?.step, 'charge');
     assert.equal(result.failure?.type, 'Timeout');
     assert.match(result.failure?.message ?? '', /start_to_close timeout/);
     assert.deepEqual(result.compensations, ['refundPayment', 'releaseStock', 'cancelOrder']);
-    assert.equal(calls.filter((c) => c === 'chargePayment').length, 5, 'the step was retried up to its budget');
+    assert.equal(
+      calls.filter((c) => c === 'chargePayment').length,
+      5,
+      'the step was retried up to its budget',
+    );
   });
 
-  it('cancelling the workflow compensates the steps that ran and ends compensated', async () => {
-    const { result } = await runOrder({ charge: 'block' }, async (h, stubs) => {
-      // Wait (through the ledger query, not a sleep) until the charge step is running, then cancel.
-      for (;;) {
-        const p = await h.query(sagaProgressQuery);
-        if (p.ledger.some((e) => e.name === 'charge' && e.status === 'running') && stubs.started.has('charge')) break;
-        await new Promise((r) => setImmediate(r));
+  for (const step of STEPS) {
+    const pivot = step === 'confirm';
+    it(`cancelled while ${step} runs: ${pivot ? 'the pivot finishes and the order completes' : 'every started step is compensated, ending compensated'}`, async () => {
+      const { result, calls } = await runOrder({ [ACTIVITY[step]]: 'block' }, async (h, stubs) => {
+        // Wait (through the stub and the ledger query, not a sleep) until the step is running, then cancel.
+        await stubs.started(ACTIVITY[step]);
+        await waitForProgress(
+          h,
+          (p) => p.ledger.some((e) => e.name === step && e.status === 'running'),
+          `${step} running`,
+        );
+        await h.cancel();
+        // The pivot is not cancelled and nothing compensates: let its attempt finish.
+        if (pivot) stubs.release();
+      });
+      if (pivot) {
+        assert.equal(result.status, 'completed');
+        assert.deepEqual(result.steps, [...STEPS]);
+        assert.deepEqual(result.compensations, []);
+        return;
       }
-      await h.cancel();
+      const want = before_(step);
+      assert.equal(result.status, 'compensated');
+      assert.equal(result.cancelled, true);
+      assert.equal(result.failure?.step, step);
+      assert.deepEqual(result.steps, want.steps);
+      assert.deepEqual(result.compensations, want.compensations);
+      assert.deepEqual(calls.slice(want.steps.length + 1), want.compensations);
+    });
+  }
+
+  it('a compensation that fails twice, then succeeds, is retried by its activity policy (time-skipped)', async () => {
+    const { result, calls } = await runOrder({
+      sendNotification: 'reject',
+      refundPayment: ['fail', 'fail', 'ok'],
     });
     assert.equal(result.status, 'compensated');
-    assert.equal(result.cancelled, true);
-    assert.deepEqual(result.steps, ['create', 'reserve']);
-    assert.deepEqual(result.compensations, ['refundPayment', 'releaseStock', 'cancelOrder']);
+    assert.deepEqual(result.compensations, [
+      'retractNotification',
+      'refundPayment',
+      'releaseStock',
+      'cancelOrder',
+    ]);
+    assert.equal(calls.filter((c) => c === 'refundPayment').length, 3);
+    const refund = result.ledger.find((e) => e.name === 'refundPayment');
+    assert.equal(refund?.status, 'compensated');
+    assert.equal(refund?.attempts, 0, 'recovered inside one invocation: no operator was needed');
+  });
+
+  const parkedRefund = async (h: WorkflowHandle, stubs: Stubs): Promise<void> => {
+    const p = await waitForProgress(h, (x) => x.status === 'needs-operator', 'needs-operator');
+    const refund = p.ledger.find((e) => e.name === 'refundPayment');
+    assert.equal(refund?.status, 'needs-operator');
+    assert.equal(refund?.undoes, 'charge');
+    assert.equal(refund?.attempts, 1);
+    assert.match(refund?.lastError ?? '', /^LedgerLocked: refundPayment: ledger is locked/);
+    assert.ok(refund?.startedAt && !refund.endedAt);
+    // The compensations after it wait: reverse order means stock is not released before the refund is settled.
+    assert.ok(!stubs.calls.includes('releaseStock'));
+    assert.deepEqual(
+      p.ledger.filter((e) => e.kind === 'compensation').map((e) => [e.name, e.status]),
+      [
+        ['retractNotification', 'compensated'],
+        ['refundPayment', 'needs-operator'],
+      ],
+    );
+  };
+  const decide = (h: WorkflowHandle, d: OperatorDecision): Promise<SagaProgress> =>
+    h.executeUpdate(resolveCompensationUpdate, { args: [d] });
+
+  it('a compensation that never succeeds parks in needs-operator; operator retry runs it again', async () => {
+    const { result, calls } = await runOrder(
+      { sendNotification: 'reject', refundPayment: 'broken' },
+      async (h, stubs) => {
+        await parkedRefund(h, stubs);
+        stubs.plan.refundPayment = 'ok';
+        await decide(h, { action: 'retry', operator: 'olga' });
+      },
+      { parks: true },
+    );
+    assert.equal(result.status, 'compensated');
+    assert.deepEqual(result.compensations, [
+      'retractNotification',
+      'refundPayment',
+      'releaseStock',
+      'cancelOrder',
+    ]);
+    assert.equal(calls.filter((c) => c === 'refundPayment').length, 2);
+    assert.equal(result.ledger.find((e) => e.name === 'refundPayment')?.resolution?.action, 'retry');
+  });
+
+  it('needs-operator -> skip (with the reason recorded): the rest is compensated, the refund is not run again', async () => {
+    const { result, calls } = await runOrder(
+      { sendNotification: 'reject', refundPayment: 'broken' },
+      async (h, stubs) => {
+        await parkedRefund(h, stubs);
+        await decide(h, { action: 'skip', reason: 'refunded by bank transfer #4411', operator: 'olga' });
+      },
+      { parks: true },
+    );
+    assert.equal(result.status, 'compensated');
+    assert.deepEqual(result.compensations, ['retractNotification', 'releaseStock', 'cancelOrder']);
+    assert.equal(calls.filter((c) => c === 'refundPayment').length, 1);
+    const refund = result.ledger.find((e) => e.name === 'refundPayment');
+    assert.equal(refund?.status, 'skipped');
+    assert.equal(refund?.lastError, 'skipped by olga: refunded by bank transfer #4411');
+  });
+
+  it('needs-operator -> abort: compensation stops where it is and the saga ends aborted', async () => {
+    const { result, calls } = await runOrder(
+      { sendNotification: 'reject', refundPayment: 'broken' },
+      async (h, stubs) => {
+        await parkedRefund(h, stubs);
+        await decide(h, { action: 'abort', reason: 'finance reconciles it', operator: 'olga' });
+      },
+      { parks: true },
+    );
+    assert.equal(result.status, 'aborted');
+    assert.deepEqual(result.compensations, ['retractNotification']);
+    assert.ok(!calls.includes('releaseStock') && !calls.includes('cancelOrder'));
   });
 });

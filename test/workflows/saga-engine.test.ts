@@ -5,10 +5,22 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { resolveCompensationUpdate, sagaProgressQuery, type LedgerEntry, type OperatorDecision, type SagaProgress, type SagaResult } from '../../shared';
+import {
+  resolveCompensationUpdate,
+  sagaProgressQuery,
+  type LedgerEntry,
+  type OperatorDecision,
+  type SagaProgress,
+  type SagaResult,
+} from '../../shared';
 import { defineSaga, SagaDefinitionError, STEP_TIMEOUT } from '../../workflows/saga';
 import { timeSkippingEnv, uniqueId } from '../helpers/env';
 import {
@@ -28,43 +40,111 @@ describe('saga definitions are checked when they are built', () => {
   const step = { run: noop, compensate: noop };
 
   const cases: [string, () => unknown, RegExp][] = [
-    ['duplicate step names', () => defineSaga('s').step('a', step).step('a', step).build(), /duplicate step name 'a'/],
+    [
+      'duplicate step names',
+      () => defineSaga('s').step('a', step).step('a', step).build(),
+      /duplicate step name 'a'/,
+    ],
     [
       'a duplicate inside a parallel group',
-      () => defineSaga('s').step('a', step).parallel('g', (g) => g.step('b', step).step('a', step)).build(),
+      () =>
+        defineSaga('s')
+          .step('a', step)
+          .parallel('g', (g) => g.step('b', step).step('a', step))
+          .build(),
       /duplicate step name 'a'/,
     ],
     [
       'a compensatable step without a compensation',
-      () => defineSaga('s').step('a', { run: noop } as unknown as typeof step).build(),
+      () =>
+        defineSaga('s')
+          .step('a', { run: noop } as unknown as typeof step)
+          .build(),
       /compensatable step 'a' has no compensation/,
     ],
     [
       'a group step without a compensation',
-      () => defineSaga('s').parallel('g', (g) => g.step('a', step).step('b', { run: noop } as unknown as typeof step)),
+      () =>
+        defineSaga('s').parallel('g', (g) =>
+          g.step('a', step).step('b', { run: noop } as unknown as typeof step),
+        ),
       /compensatable step 'b' has no compensation/,
     ],
     [
       'two compensations with one name',
-      () => defineSaga('s').step('a', { ...step, compensationName: 'undo' }).step('b', { ...step, compensationName: 'undo' }),
+      () =>
+        defineSaga('s')
+          .step('a', { ...step, compensationName: 'undo' })
+          .step('b', { ...step, compensationName: 'undo' }),
       /duplicate compensation name 'undo'/,
     ],
-    ['a compensation named like a step', () => defineSaga('s').step('a', step).step('b', { ...step, compensationName: 'a' }), /duplicate compensation name 'a'/],
-    ['a compensatable step after the pivot', () => defineSaga('s').pivot('p', { run: noop }).step('a', step), /comes after the pivot/],
-    ['a forward-only step without a pivot', () => defineSaga('s').step('a', step).forward('f', { run: noop }), /needs a pivot before it/],
-    ['a second pivot', () => defineSaga('s').pivot('p', { run: noop }).pivot('q', { run: noop }), /at most one pivot/],
+    [
+      'a compensation named like a step',
+      () =>
+        defineSaga('s')
+          .step('a', step)
+          .step('b', { ...step, compensationName: 'a' }),
+      /duplicate compensation name 'a'/,
+    ],
+    [
+      'a compensatable step after the pivot',
+      () => defineSaga('s').pivot('p', { run: noop }).step('a', step),
+      /comes after the pivot/,
+    ],
+    [
+      'a forward-only step without a pivot',
+      () => defineSaga('s').step('a', step).forward('f', { run: noop }),
+      /needs a pivot before it/,
+    ],
+    [
+      'a second pivot',
+      () => defineSaga('s').pivot('p', { run: noop }).pivot('q', { run: noop }),
+      /at most one pivot/,
+    ],
     [
       'a forward-only step with a compensation',
-      () => defineSaga('s').pivot('p', { run: noop }).forward('f', step as unknown as { run: typeof noop }),
+      () =>
+        defineSaga('s')
+          .pivot('p', { run: noop })
+          .forward('f', step as unknown as { run: typeof noop }),
       /cannot have a compensation/,
     ],
-    ['a forward step in a group before the pivot', () => defineSaga('s').parallel('g', (g) => g.forward('a', { run: noop })), /needs a pivot/],
-    ['a compensatable step in a group after the pivot', () => defineSaga('s').pivot('p', { run: noop }).parallel('g', (g) => g.step('a', step)), /after the pivot/],
+    [
+      'a forward step in a group before the pivot',
+      () => defineSaga('s').parallel('g', (g) => g.forward('a', { run: noop })),
+      /needs a pivot/,
+    ],
+    [
+      'a compensatable step in a group after the pivot',
+      () =>
+        defineSaga('s')
+          .pivot('p', { run: noop })
+          .parallel('g', (g) => g.step('a', step)),
+      /after the pivot/,
+    ],
     ['a group of one', () => defineSaga('s').parallel('g', (g) => g.step('a', step)), /at least two steps/],
-    ['a group named like a step', () => defineSaga('s').step('a', step).parallel('a', (g) => g.step('b', step).step('c', step)), /duplicate group name 'a'/],
-    ['an unreadable timeout', () => defineSaga('s').step('a', { ...step, timeout: 'soon' as '1s' }), /invalid interval 'soon'/],
+    [
+      'a group named like a step',
+      () =>
+        defineSaga('s')
+          .step('a', step)
+          .parallel('a', (g) => g.step('b', step).step('c', step)),
+      /duplicate group name 'a'/,
+    ],
+    [
+      'an unreadable timeout',
+      () => defineSaga('s').step('a', { ...step, timeout: 'soon' as '1s' }),
+      /invalid interval 'soon'/,
+    ],
     ['a zero timeout', () => defineSaga('s').step('a', { ...step, timeout: 0 }), /timeout of 0 ms/],
-    ['a bad retry budget', () => defineSaga('s').pivot('p', { run: noop }).forward('f', { run: noop, retry: { maximumAttempts: 0 } }), /maximumAttempts/],
+    [
+      'a bad retry budget',
+      () =>
+        defineSaga('s')
+          .pivot('p', { run: noop })
+          .forward('f', { run: noop, retry: { maximumAttempts: 0 } }),
+      /maximumAttempts/,
+    ],
     ['an invalid step name', () => defineSaga('s').step('two words', step), /invalid step name 'two words'/],
     ['an empty saga', () => defineSaga('s').build(), /no steps/],
   ];
@@ -135,12 +215,24 @@ function stubs(initial: Plan) {
   };
   const activities: EngineActivities = {
     async act(c: ActCall) {
-      calls.push({ name: c.step, kind: 'act', activityAttempt: Context.current().info.attempt, attempt: c.attempt, seen: c.seen });
+      calls.push({
+        name: c.step,
+        kind: 'act',
+        activityAttempt: Context.current().info.attempt,
+        attempt: c.attempt,
+        seen: c.seen,
+      });
       await behave(c.step);
       return { step: c.step, token: `${c.step}-token` };
     },
     async undo(c: UndoCall) {
-      calls.push({ name: c.compensation, kind: 'undo', activityAttempt: Context.current().info.attempt, attempt: c.attempt, result: c.result });
+      calls.push({
+        name: c.compensation,
+        kind: 'undo',
+        activityAttempt: Context.current().info.attempt,
+        attempt: c.attempt,
+        result: c.result,
+      });
       // A compensation running means the saga moved on: blocked forward attempts may now "commit late".
       release();
       await behave(c.compensation);
@@ -164,7 +256,11 @@ const settle = <T>(p: Promise<T>): Promise<T> => {
   return p;
 };
 
-async function waitForProgress(h: WorkflowHandle, ok: (p: SagaProgress) => boolean, what: string): Promise<SagaProgress> {
+async function waitForProgress(
+  h: WorkflowHandle,
+  ok: (p: SagaProgress) => boolean,
+  what: string,
+): Promise<SagaProgress> {
   for (let i = 0; i < 2000; i++) {
     const p = await h.query(sagaProgressQuery);
     if (ok(p)) return p;
@@ -180,43 +276,82 @@ const entry = (r: { ledger: LedgerEntry[] }, name: string): LedgerEntry => {
 };
 
 // ------------------------------------------------------------------------------------------ engine runs
+interface Harness {
+  env: TestWorkflowEnvironment;
+  bundle: WorkflowBundleWithSourceMap;
+}
+let engineBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+const bundleEngine = (): Promise<WorkflowBundleWithSourceMap> =>
+  (engineBundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('./saga-engine.workflows'),
+    logger: new DefaultLogger('ERROR'),
+  }));
+
+/**
+ * Start the engine saga with its workers; `drive` runs while the result is awaited (time skipping on), unless
+ * `parks`: a saga parked for an operator has nothing scheduled, and with time skipping on the test server would
+ * jump straight to its execution timeout, so such a test drives first (time locked) and awaits the result after.
+ */
+async function runOn(
+  { env, bundle }: Harness,
+  plan: Plan,
+  input: EngineInput = {},
+  drive?: (h: WorkflowHandle<typeof engineSaga>, s: Stubs) => Promise<void>,
+  opts: { parks?: boolean } = {},
+): Promise<{ result: SagaResult<EngineResults>; s: Stubs; h: WorkflowHandle<typeof engineSaga> }> {
+  const s = stubs(plan);
+  const taskQueue = uniqueId('engine-wf');
+  const workers = await Promise.all([
+    Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle }),
+    Worker.create({ connection: env.nativeConnection, taskQueue: ENGINE_QUEUE, activities: s.activities }),
+  ]);
+  const runs = workers.map((w) => w.run());
+  try {
+    const h = await env.client.workflow.start<typeof engineSaga>('engineSaga', {
+      taskQueue,
+      workflowId: uniqueId('engine'),
+      args: [input],
+    });
+    if (opts.parks) {
+      await drive?.(h, s);
+      return { result: await h.result(), s, h };
+    }
+    const result = settle(h.result());
+    if (drive) await drive(h, s);
+    return { result: await result, s, h };
+  } finally {
+    s.release();
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await Promise.all(runs);
+  }
+}
+
+/** Send an operator decision (deliberately untyped, so invalid ones reach the validator). */
+const resolve = (h: WorkflowHandle, d: Record<string, unknown>): Promise<SagaProgress> =>
+  h.executeUpdate(resolveCompensationUpdate, { args: [d as unknown as OperatorDecision] });
+
+async function parked(h: WorkflowHandle, name: string): Promise<SagaProgress> {
+  return waitForProgress(
+    h,
+    (p) =>
+      p.status === 'needs-operator' && p.ledger.some((e) => e.name === name && e.status === 'needs-operator'),
+    `${name} parked`,
+  );
+}
+
+const rejectedWith = (re: RegExp) => (err: unknown) =>
+  err instanceof WorkflowUpdateFailedError && re.test(String((err.cause as Error | undefined)?.message));
+
 describe('saga engine (time-skipping, stub activities)', () => {
-  let env: TestWorkflowEnvironment;
-  let bundle: WorkflowBundleWithSourceMap;
+  const harness = {} as Harness;
   before(async () => {
-    [env, bundle] = await Promise.all([
-      timeSkippingEnv(),
-      bundleWorkflowCode({ workflowsPath: require.resolve('./saga-engine.workflows'), logger: new DefaultLogger('ERROR') }),
-    ]);
+    [harness.env, harness.bundle] = await Promise.all([timeSkippingEnv(), bundleEngine()]);
   });
   after(async () => {
-    await env?.teardown();
+    await harness.env?.teardown();
   });
-
-  /** Start the engine saga with its workers; `drive` runs while the result is awaited (time skipping on). */
-  async function run(
-    plan: Plan,
-    input: EngineInput = {},
-    drive?: (h: WorkflowHandle<typeof engineSaga>, s: Stubs) => Promise<void>,
-  ): Promise<{ result: SagaResult<EngineResults>; s: Stubs; h: WorkflowHandle<typeof engineSaga> }> {
-    const s = stubs(plan);
-    const taskQueue = uniqueId('engine-wf');
-    const workers = await Promise.all([
-      Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle }),
-      Worker.create({ connection: env.nativeConnection, taskQueue: ENGINE_QUEUE, activities: s.activities }),
-    ]);
-    const runs = workers.map((w) => w.run());
-    try {
-      const h = await env.client.workflow.start<typeof engineSaga>('engineSaga', { taskQueue, workflowId: uniqueId('engine'), args: [input] });
-      const result = settle(h.result());
-      if (drive) await drive(h, s);
-      return { result: await result, s, h };
-    } finally {
-      s.release();
-      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-      await Promise.all(runs);
-    }
-  }
+  const run = (plan: Plan, input?: EngineInput, drive?: Parameters<typeof runOn>[3]) =>
+    runOn(harness, plan, input, drive);
 
   it('runs every stage, passing typed results to later steps, and compensates nothing', async () => {
     const { result, s } = await run({});
@@ -224,11 +359,24 @@ describe('saga engine (time-skipping, stub activities)', () => {
     assert.deepEqual([...result.steps].sort(), ['a', 'b', 'c', 'f', 'g', 'h', 'p', 'slow']);
     assert.deepEqual(result.compensations, []);
     const seen = Object.fromEntries(s.calls.map((c) => [c.name, c.seen]));
-    assert.deepEqual(seen, { a: undefined, b: 'a-token', c: 'a-token', slow: undefined, p: ['b-token', 'c-token'], f: 'p-token', g: 'f-token', h: 'f-token' });
+    assert.deepEqual(seen, {
+      a: undefined,
+      b: 'a-token',
+      c: 'a-token',
+      slow: undefined,
+      p: ['b-token', 'c-token'],
+      f: 'p-token',
+      g: 'f-token',
+      h: 'f-token',
+    });
     assert.deepEqual(result.result?.p, { step: 'p', token: 'p-token' });
     assert.equal(entry(result, 'b').group, 'bc');
     assert.equal(entry(result, 'h').group, 'gh');
-    assert.ok(result.ledger.every((e) => e.kind === 'step' && e.status === 'completed' && e.attempts === 0 && e.startedAt && e.endedAt));
+    assert.ok(
+      result.ledger.every(
+        (e) => e.kind === 'step' && e.status === 'completed' && e.attempts === 0 && e.startedAt && e.endedAt,
+      ),
+    );
   });
 
   // Which compensations run, by failing step: a stage's compensations run after every later stage's.
@@ -236,7 +384,12 @@ describe('saga engine (time-skipping, stub activities)', () => {
     { at: 'a', type: 'Rejected', stages: [['undo-a']] },
     { at: 'b', type: 'Rejected', stages: [['undo-b', 'undo-c'], ['undo-a']] },
     { at: 'c', type: 'Rejected', stages: [['undo-b', 'undo-c'], ['undo-a']] },
-    { at: 'slow', input: { slowFor: '2h' }, type: STEP_TIMEOUT, stages: [['undo-slow'], ['undo-b', 'undo-c'], ['undo-a']] },
+    {
+      at: 'slow',
+      input: { slowFor: '2h' },
+      type: STEP_TIMEOUT,
+      stages: [['undo-slow'], ['undo-b', 'undo-c'], ['undo-a']],
+    },
     { at: 'p', type: 'Rejected', stages: [['undo-p'], ['undo-slow'], ['undo-b', 'undo-c'], ['undo-a']] },
   ];
   for (const f of failures) {
@@ -249,7 +402,11 @@ describe('saga engine (time-skipping, stub activities)', () => {
       assert.deepEqual(undone.length, f.stages.flat().length, 'each compensation ran exactly once');
       let i = 0;
       for (const stage of f.stages) {
-        assert.deepEqual(undone.slice(i, i + stage.length).sort(), stage, `stage ${stage.join('+')} in order`);
+        assert.deepEqual(
+          undone.slice(i, i + stage.length).sort(),
+          stage,
+          `stage ${stage.join('+')} in order`,
+        );
         i += stage.length;
       }
       assert.deepEqual([...result.compensations].sort(), f.stages.flat().sort());
@@ -271,12 +428,18 @@ describe('saga engine (time-skipping, stub activities)', () => {
   });
 
   it('compensates in parallel when asked: every compensation is scheduled before any completes', async () => {
-    const scheduledBeforeFirstDone = async (h: WorkflowHandle): Promise<{ scheduled: number; total: number }> => {
+    const scheduledBeforeFirstDone = async (
+      h: WorkflowHandle,
+    ): Promise<{ scheduled: number; total: number }> => {
       const events = (await h.fetchHistory()).events ?? [];
       const undoIds = new Set(
-        events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'undo').map((e) => String(e.eventId)),
+        events
+          .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'undo')
+          .map((e) => String(e.eventId)),
       );
-      const firstDone = events.findIndex((e) => undoIds.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '')));
+      const firstDone = events.findIndex((e) =>
+        undoIds.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '')),
+      );
       const scheduled = events.slice(0, firstDone).filter((e) => undoIds.has(String(e.eventId))).length;
       return { scheduled, total: undoIds.size };
     };
@@ -289,14 +452,23 @@ describe('saga engine (time-skipping, stub activities)', () => {
     assert.deepEqual(rev, { scheduled: 1, total: 5 }, 'the default waits for each stage before the next');
   });
 
-  it('when one step of a group fails, its running siblings are cancelled and the group is compensated together', async () => {
-    const { result, s } = await run({ b: 'reject', c: 'block' });
+  it('when one step of a group fails, the group waits for its other steps, then compensates all of them together', async () => {
+    // c needs a retry (1s backoff, time-skipped) and so finishes after b has failed.
+    const { result, s } = await run({ b: 'reject', c: ['fail', 'ok'] });
     assert.equal(result.status, 'compensated');
     assert.equal(result.failure?.step, 'b');
-    assert.equal(entry(result, 'c').kind, 'step');
-    assert.match(entry(result, 'c').lastError ?? '', /cancelled: 'b' failed/);
+    const order = s.calls.map((c) => `${c.name}#${c.activityAttempt}`);
+    assert.ok(
+      order.indexOf('c#2') < order.indexOf('undo-b#1'),
+      'c finished before the group was compensated',
+    );
     assert.deepEqual(s.names('undo').slice(0, 2).sort(), ['undo-b', 'undo-c']);
-    assert.equal(s.calls.find((c) => c.name === 'undo-c')?.result, undefined, 'its outcome is unknown');
+    assert.deepEqual(s.calls.find((c) => c.name === 'undo-c')?.result, { step: 'c', token: 'c-token' });
+    assert.equal(
+      s.calls.find((c) => c.name === 'undo-b')?.result,
+      undefined,
+      'the failed step has no result',
+    );
   });
 
   // Cancellation: before the pivot every started step is compensated; from the pivot on, the saga finishes.
@@ -310,13 +482,22 @@ describe('saga engine (time-skipping, stub activities)', () => {
     { at: 'g' },
   ];
   for (const c of cancels) {
-    const what = c.compensated ? 'compensates every started step and ends compensated' : 'cannot go back: it finishes forward';
+    const what = c.compensated
+      ? 'compensates every started step and ends compensated'
+      : 'cannot go back: it finishes forward';
     it(`cancelled while ${c.at} runs: ${what}`, async () => {
       const { result, s } = await run({ [c.at]: 'block' }, {}, async (h, st) => {
         await st.started(c.at);
-        console.log('started', c.at);
+        // Cancel once the workflow has seen every other running step finish: a cancellation racing an activity
+        // that completes at the same moment trips the test server (ACTIVITY_UNKNOWN; a real server ignores it).
+        await waitForProgress(
+          h,
+          (p) =>
+            p.ledger.some((e) => e.name === c.at) &&
+            p.ledger.every((e) => e.name === c.at || e.status !== 'running'),
+          `only ${c.at} running`,
+        );
         await h.cancel();
-        console.log('cancel sent', c.at);
         // Past the pivot nothing compensates (and so nothing releases the blocked attempt): let it finish.
         if (!c.compensated) st.release();
       });
@@ -344,7 +525,10 @@ describe('saga engine (time-skipping, stub activities)', () => {
   it('a compensation that fails twice inside its activity retry budget then succeeds: compensated, no operator', async () => {
     const { result, s } = await run({ a: 'reject', 'undo-a': ['fail', 'fail', 'ok'] });
     assert.equal(result.status, 'compensated');
-    assert.deepEqual(s.calls.filter((c) => c.name === 'undo-a').map((c) => c.activityAttempt), [1, 2, 3]);
+    assert.deepEqual(
+      s.calls.filter((c) => c.name === 'undo-a').map((c) => c.activityAttempt),
+      [1, 2, 3],
+    );
     assert.equal(entry(result, 'undo-a').attempts, 0, 'one invocation, retried by Temporal');
     assert.equal(entry(result, 'undo-a').status, 'compensated');
   });
@@ -357,21 +541,50 @@ describe('saga engine (time-skipping, stub activities)', () => {
     );
     assert.equal(result.status, 'compensated');
     const undoA = s.calls.filter((c) => c.name === 'undo-a');
-    assert.deepEqual(undoA.map((c) => c.attempt), [1, 1, 1, 2, 2, 2, 3], 'three engine invocations of three activity attempts');
+    assert.deepEqual(
+      undoA.map((c) => c.attempt),
+      [1, 1, 1, 2, 2, 2, 3],
+      'three engine invocations of three activity attempts',
+    );
     assert.equal(entry(result, 'undo-a').attempts, 2);
     assert.match(entry(result, 'undo-a').lastError ?? '', /Transient: undo-a failed \(call 6\)/);
   });
 
-  // needs-operator: a compensation that never succeeds parks the saga until an operator decides.
-  async function parked(h: WorkflowHandle, name: string): Promise<SagaProgress> {
-    return waitForProgress(h, (p) => p.status === 'needs-operator' && p.ledger.some((e) => e.name === name && e.status === 'needs-operator'), `${name} parked`);
-  }
-  /** Send an operator decision (deliberately untyped, so invalid ones reach the validator). */
-  const resolve = (h: WorkflowHandle, d: Record<string, unknown>): Promise<SagaProgress> =>
-    h.executeUpdate(resolveCompensationUpdate, { args: [d as unknown as OperatorDecision] });
+  it('rejects an operator decision when nothing is parked', async () => {
+    await run({ a: 'block' }, {}, async (h, st) => {
+      await st.started('a');
+      await assert.rejects(
+        resolve(h, { action: 'retry' }),
+        rejectedWith(/not needs-operator: nothing to resolve/),
+      );
+      const p = await h.query(sagaProgressQuery);
+      assert.equal(p.status, 'running');
+      assert.equal(entry(p, 'a').status, 'running');
+      st.release();
+    });
+  });
+
+  // After the pivot: forward steps are retried until they succeed, or parked for an operator.
+  it('a forward step after the pivot that keeps failing is retried by the engine (durable backoff) until it succeeds', async () => {
+    const { result, s } = await run(
+      { f: ['fail', 'fail', 'fail', 'fail', 'fail', 'ok'] },
+      { options: { forwardRetry: { initialInterval: '10m' } } },
+    );
+    assert.equal(result.status, 'completed');
+    assert.deepEqual(
+      s.calls.filter((c) => c.name === 'f').map((c) => c.attempt),
+      [1, 1, 2, 2, 3, 3],
+    );
+    assert.equal(entry(result, 'f').attempts, 2);
+    assert.deepEqual(s.names('undo'), []);
+  });
+
+  // needs-operator: a compensation (or post-pivot step) that cannot succeed parks until an operator decides.
+  const parking = (plan: Plan, input: EngineInput, drive: Parameters<typeof runOn>[3]) =>
+    runOn(harness, plan, input, drive, { parks: true });
 
   it('needs-operator -> retry: the ledger query shows the parked compensation; retry re-runs it', async () => {
-    const { result, s } = await run({ a: 'reject', 'undo-a': 'broken' }, {}, async (h, st) => {
+    const { result, s } = await parking({ a: 'reject', 'undo-a': 'broken' }, {}, async (h, st) => {
       const p = await parked(h, 'undo-a');
       const e = entry(p, 'undo-a');
       assert.equal(e.kind, 'compensation');
@@ -388,18 +601,18 @@ describe('saga engine (time-skipping, stub activities)', () => {
     assert.equal(result.status, 'compensated');
     assert.deepEqual(result.compensations, ['undo-a']);
     assert.equal(s.calls.filter((c) => c.name === 'undo-a').length, 2);
-    assert.deepEqual(
-      { ...entry(result, 'undo-a').resolution, at: undefined },
-      { action: 'retry', operator: 'olga', reason: undefined, at: undefined },
-    );
+    const resolution = entry(result, 'undo-a').resolution;
+    assert.equal(resolution?.action, 'retry');
+    assert.equal(resolution?.operator, 'olga');
+    assert.ok(resolution?.at);
   });
 
   it('needs-operator -> skip: a reason is required; skipped compensations are recorded, not run', async () => {
-    const { result, s } = await run({ b: 'reject', 'undo-c': 'broken' }, {}, async (h) => {
+    const { result, s } = await parking({ b: 'reject', 'undo-c': 'broken' }, {}, async (h) => {
       await parked(h, 'undo-c');
-      await assert.rejects(resolve(h, { action: 'skip' }), (err: unknown) => err instanceof WorkflowUpdateFailedError && /skip needs a reason/.test(String((err.cause as Error)?.message)));
-      await assert.rejects(resolve(h, { action: 'undo' }), (err: unknown) => err instanceof WorkflowUpdateFailedError && /retry, skip or abort/.test(String((err.cause as Error)?.message)));
-      await assert.rejects(resolve(h, { action: 'retry', step: 'a' }), (err: unknown) => err instanceof WorkflowUpdateFailedError && /'a' is not waiting/.test(String((err.cause as Error)?.message)));
+      await assert.rejects(resolve(h, { action: 'skip' }), rejectedWith(/skip needs a reason/));
+      await assert.rejects(resolve(h, { action: 'undo' }), rejectedWith(/retry, skip or abort/));
+      await assert.rejects(resolve(h, { action: 'retry', step: 'a' }), rejectedWith(/'a' is not waiting/));
       await resolve(h, { action: 'skip', reason: 'released the car by phone', operator: 'olga', step: 'c' });
     });
     assert.equal(result.status, 'compensated');
@@ -407,11 +620,15 @@ describe('saga engine (time-skipping, stub activities)', () => {
     const c = entry(result, 'undo-c');
     assert.equal(c.status, 'skipped');
     assert.equal(c.lastError, 'skipped by olga: released the car by phone');
-    assert.equal(s.calls.filter((x) => x.name === 'undo-c').length, 1, 'the skipped compensation was not run again');
+    assert.equal(
+      s.calls.filter((x) => x.name === 'undo-c').length,
+      1,
+      'the skipped compensation was not run again',
+    );
   });
 
   it('needs-operator -> abort: compensation stops, the saga ends aborted', async () => {
-    const { result, s } = await run({ b: 'reject', 'undo-b': 'broken' }, {}, async (h) => {
+    const { result, s } = await parking({ b: 'reject', 'undo-b': 'broken' }, {}, async (h) => {
       await parked(h, 'undo-b');
       await resolve(h, { action: 'abort', reason: 'will be reconciled by finance', operator: 'olga' });
     });
@@ -423,36 +640,21 @@ describe('saga engine (time-skipping, stub activities)', () => {
   });
 
   it('a compensation that keeps failing (retryable) parks once its budget is spent', async () => {
-    const { result, s } = await run({ a: 'reject', 'undo-a': 'fail' }, {}, async (h) => {
+    const { result, s } = await parking({ a: 'reject', 'undo-a': 'fail' }, {}, async (h) => {
       await parked(h, 'undo-a');
       await resolve(h, { action: 'skip', reason: 'done by hand' });
     });
     assert.equal(result.status, 'compensated');
-    assert.equal(s.calls.filter((c) => c.name === 'undo-a').length, 3, 'the activity retry budget (3 attempts) was spent first');
-  });
-
-  it('rejects an operator decision when nothing is parked', async () => {
-    await run({ a: 'block' }, {}, async (h, st) => {
-      await st.started('a');
-      await assert.rejects(resolve(h, { action: 'retry' }), (err: unknown) => err instanceof WorkflowUpdateFailedError && /not needs-operator: nothing to resolve/.test(String((err.cause as Error)?.message)));
-      const p = await h.query(sagaProgressQuery);
-      assert.equal(p.status, 'running');
-      assert.equal(entry(p, 'a').status, 'running');
-    });
-  });
-
-  // After the pivot: forward steps are retried until they succeed, or parked for an operator.
-  it('a forward step after the pivot that keeps failing is retried by the engine (durable backoff) until it succeeds', async () => {
-    const { result, s } = await run({ f: ['fail', 'fail', 'fail', 'fail', 'fail', 'ok'] });
-    assert.equal(result.status, 'completed');
-    assert.deepEqual(s.calls.filter((c) => c.name === 'f').map((c) => c.attempt), [1, 1, 2, 2, 3, 3]);
-    assert.equal(entry(result, 'f').attempts, 2);
-    assert.deepEqual(s.names('undo'), []);
+    assert.equal(
+      s.calls.filter((c) => c.name === 'undo-a').length,
+      3,
+      'the activity retry budget (3 attempts) was spent first',
+    );
   });
 
   for (const action of ['retry', 'skip', 'abort'] as const) {
     it(`a forward step that cannot succeed parks the saga; operator ${action}`, async () => {
-      const { result, s } = await run({ f: 'reject' }, {}, async (h, st) => {
+      const { result, s } = await parking({ f: 'reject' }, {}, async (h, st) => {
         await parked(h, 'f');
         st.plan.f = 'ok';
         await resolve(h, { action, reason: action === 'skip' ? 'confirmed by phone' : undefined });
@@ -473,12 +675,16 @@ describe('saga engine (time-skipping, stub activities)', () => {
   }
 
   it('a forward step whose engine budget (retry.maximumAttempts) is spent parks for an operator', async () => {
-    const { result, s } = await run({ f: 'fail' }, {}, async (h) => {
-      await parked(h, 'f');
-      await resolve(h, { action: 'skip', reason: 'sent by hand' });
-    });
+    const { result, s } = await parking(
+      { f: 'fail' },
+      { options: { forwardRetry: { initialInterval: '50ms', maximumAttempts: 2 } } },
+      async (h) => {
+        await parked(h, 'f');
+        await resolve(h, { action: 'skip', reason: 'sent by hand' });
+      },
+    );
     assert.equal(result.status, 'completed');
-    assert.equal(entry(result, 'f').attempts, 4);
-    assert.equal(s.calls.filter((c) => c.name === 'f').length, 8, 'four invocations of two activity attempts');
+    assert.equal(entry(result, 'f').attempts, 2);
+    assert.equal(s.calls.filter((c) => c.name === 'f').length, 4, 'two invocations of two activity attempts');
   });
 });

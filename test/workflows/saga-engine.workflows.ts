@@ -33,12 +33,12 @@ export interface EngineActivities {
 const fwd = proxyActivities<EngineActivities>({
   taskQueue: ENGINE_QUEUE,
   startToCloseTimeout: '10s',
-  retry: { initialInterval: '1s', maximumAttempts: 2, nonRetryableErrorTypes: ['Rejected'] },
+  retry: { initialInterval: '200ms', maximumAttempts: 2, nonRetryableErrorTypes: ['Rejected'] },
 });
 const comp = proxyActivities<EngineActivities>({
   taskQueue: ENGINE_QUEUE,
   startToCloseTimeout: '10s',
-  retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: ['Broken'] },
+  retry: { initialInterval: '100ms', maximumAttempts: 3, nonRetryableErrorTypes: ['Broken'] },
 });
 
 export interface EngineInput {
@@ -84,13 +84,17 @@ export const engineDefinition = defineSaga<EngineInput>('engine')
     compensationName: 'undo-p',
   })
   .forward('f', {
-    retry: { initialInterval: '10m', maximumAttempts: 4 },
+    // Engine-level retries come from the run's options (RunSagaOptions.forwardRetry) so each test picks its own.
     run: ({ results, attempt }) => fwd.act({ step: 'f', attempt, seen: results.p.token }),
   })
   .parallel('gh', (g) =>
     g
-      .forward('g', { run: ({ results, attempt }) => fwd.act({ step: 'g', attempt, seen: results.f?.token }) })
-      .forward('h', { run: ({ results, attempt }) => fwd.act({ step: 'h', attempt, seen: results.f?.token }) }),
+      .forward('g', {
+        run: ({ results, attempt }) => fwd.act({ step: 'g', attempt, seen: results.f?.token }),
+      })
+      .forward('h', {
+        run: ({ results, attempt }) => fwd.act({ step: 'h', attempt, seen: results.f?.token }),
+      }),
   )
   .build();
 

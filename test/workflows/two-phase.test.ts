@@ -44,7 +44,8 @@ function stubParticipants(plan: Plan, env: () => TestWorkflowEnvironment) {
     if (b === 'error') throw ApplicationFailure.nonRetryable(`${req.participant} broke`, 'InvalidInput');
     // late: answers yes only after the vote timeout has passed (the test server skips the time).
     // (On worker shutdown the activity is cancelled: stop waiting then, so the test never hangs on it.)
-    if (b === 'late') await Promise.race([env().sleep('31s'), Context.current().cancelled.catch(() => undefined)]);
+    if (b === 'late')
+      await Promise.race([env().sleep('31s'), Context.current().cancelled.catch(() => undefined)]);
     if (b === 'gate') await gate.wait(req.gid);
     return { vote: 'yes', state: 'prepared' };
   };
@@ -71,11 +72,13 @@ function stubParticipants(plan: Plan, env: () => TestWorkflowEnvironment) {
       calls.push(`canCommit:${req.participant}`);
       return vote(req);
     },
-    async preCommit(ref: BranchRef) {
+    preCommit(ref: BranchRef) {
       calls.push(`preCommit:${ref.participant}`);
-      return plan.refusePreCommit?.includes(ref.participant)
-        ? { state: 'refused', reason: 'its wait timeout passed' }
-        : { state: 'pre-committed' };
+      return Promise.resolve(
+        plan.refusePreCommit?.includes(ref.participant)
+          ? { state: 'refused', reason: 'its wait timeout passed' }
+          : { state: 'pre-committed' },
+      );
     },
     doCommit: phaseTwo('doCommit', 'committed'),
     abortBranch: phaseTwo('abort', 'rolled-back'),
@@ -84,7 +87,11 @@ function stubParticipants(plan: Plan, env: () => TestWorkflowEnvironment) {
     calls,
     gate,
     commitGate,
-    queues: { [TASK_QUEUES.bankA]: activities, [TASK_QUEUES.bankB]: activities, [TASK_QUEUES.outbox]: activities },
+    queues: {
+      [TASK_QUEUES.bankA]: activities,
+      [TASK_QUEUES.bankB]: activities,
+      [TASK_QUEUES.outbox]: activities,
+    },
   };
 }
 
@@ -106,7 +113,10 @@ describe('2PC coordinator (time-skipping, stubbed participants)', () => {
 
   async function run(
     plan: Plan,
-    drive?: (h: WorkflowHandle<typeof transfer2pc>, stubs: ReturnType<typeof stubParticipants>) => Promise<void>,
+    drive?: (
+      h: WorkflowHandle<typeof transfer2pc>,
+      stubs: ReturnType<typeof stubParticipants>,
+    ) => Promise<void>,
     options: CoordinatorOptions = {},
     workflow: 'transfer2pc' | 'transfer3pc' = 'transfer2pc',
   ): Promise<{ result: TransferResult; calls: string[]; wallMs: number }> {
@@ -160,7 +170,9 @@ describe('2PC coordinator (time-skipping, stubbed participants)', () => {
 
   it('vote timeout -> abort, including the participant whose outcome is unknown (time-skipped)', async () => {
     // One attempt (the activity timeout is longer than the vote timeout): the stub skips 31s inside it.
-    const { result, calls, wallMs } = await run({ prepare: { 'bank-b': 'late' } }, undefined, { activityTimeout: '1m' });
+    const { result, calls, wallMs } = await run({ prepare: { 'bank-b': 'late' } }, undefined, {
+      activityTimeout: '1m',
+    });
     assert.equal(result.status, 'aborted');
     assert.match(result.reason ?? '', /^vote timeout \(30s\) waiting for bank-b/);
     const b = result.participants.find((p) => p.name === 'bank-b')!;
@@ -181,7 +193,7 @@ describe('2PC coordinator (time-skipping, stubbed participants)', () => {
 
   it('presumeAbort (the sweeper) before the decision -> the coordinator decides abort itself', async () => {
     const { result, calls } = await run({ prepare: { outbox: 'gate' } }, async (h, stubs) => {
-      await waitFor('outbox prepare to start', async () => stubs.gate.arrived.length > 0);
+      await waitFor('outbox prepare to start', () => stubs.gate.arrived.length > 0);
       const answer = await h.executeUpdate(presumeAbortUpdate, { args: [{ reason: 'test sweeper' }] });
       assert.equal(answer.decision, 'abort');
       stubs.gate.open();
@@ -196,7 +208,7 @@ describe('2PC coordinator (time-skipping, stubbed participants)', () => {
     const { result } = await run({}, async (h, stubs) => {
       stubs.commitGate.gate = new Gate();
       const gate = stubs.commitGate.gate;
-      await waitFor('phase two to start', async () => gate.arrived.length > 0);
+      await waitFor('phase two to start', () => gate.arrived.length > 0);
       const answer = await h.executeUpdate(presumeAbortUpdate, { args: [{ reason: 'test sweeper' }] });
       assert.equal(answer.decision, 'commit');
       gate.open();
@@ -206,7 +218,7 @@ describe('2PC coordinator (time-skipping, stubbed participants)', () => {
 
   it('cancelled before the decision -> abort; cancelled after a commit decision -> still commits', async () => {
     const before = await run({ prepare: { 'bank-a': 'gate' } }, async (h, stubs) => {
-      await waitFor('bank-a prepare to start', async () => stubs.gate.arrived.length > 0);
+      await waitFor('bank-a prepare to start', () => stubs.gate.arrived.length > 0);
       await h.cancel();
       stubs.gate.open();
     });
@@ -217,7 +229,7 @@ describe('2PC coordinator (time-skipping, stubbed participants)', () => {
     const afterDecision = await run({}, async (h, stubs) => {
       stubs.commitGate.gate = new Gate();
       const gate = stubs.commitGate.gate;
-      await waitFor('phase two to start', async () => gate.arrived.length > 0);
+      await waitFor('phase two to start', () => gate.arrived.length > 0);
       assert.equal((await h.query(coordinatorStateQuery)).decision, 'commit');
       await h.cancel();
       gate.open();
@@ -252,11 +264,15 @@ describe('2PC coordinator (time-skipping, stubbed participants)', () => {
     });
 
     it('can-commit vote timeout -> abort (time-skipped)', async () => {
-      const { result, wallMs } = await run({ prepare: { 'bank-a': 'late' } }, undefined, { activityTimeout: '1m' }, 'transfer3pc');
+      const { result, wallMs } = await run(
+        { prepare: { 'bank-a': 'late' } },
+        undefined,
+        { activityTimeout: '1m' },
+        'transfer3pc',
+      );
       assert.equal(result.status, 'aborted');
       assert.match(result.reason ?? '', /vote timeout/);
       assert.ok(wallMs < 20_000);
     });
   });
 });
-
