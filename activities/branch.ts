@@ -18,6 +18,11 @@ export interface FaultHooks {
   afterCommit?(step: string, attempt: number): void | Promise<void>;
   /** Before the local transaction starts. */
   beforeAction?(step: string, attempt: number): void | Promise<void>;
+  /**
+   * Inside the local transaction, after the business change and the barrier row, before COMMIT: an attempt that
+   * is still "in flight" (its rows locked, nothing committed) when the workflow gives up on it.
+   */
+  beforeCommit?(step: string, attempt: number): void | Promise<void>;
 }
 
 export interface StepRef {
@@ -62,6 +67,7 @@ export async function runAction<T>(
       const result = await action(tx);
       // Injected after the write, inside the transaction: the rollback is part of what is demonstrated.
       if (inject) throw ApplicationFailure.nonRetryable(`injected failure at ${step}`, ERR.injected);
+      await hooks?.beforeCommit?.(step, attempt);
       return result;
     });
   } catch (err) {

@@ -59,10 +59,11 @@ export function renderChart(rows: Row[], title: string, notes: string[]): string
     out.push(
       `<text x="20" y="${y + 17}" font-weight="bold" fill="${wlColor(r.workload)}">${esc(`${r.workload}  c=${r.concurrency}`)}</text>`,
     );
-    const cfg = r.config.length > 22 ? `${r.config.slice(0, 21)}…` : r.config;
-    const errs = r.errors ? `, ${r.errors} ERRORS` : '';
+    // The distinctive end of a long config name (they share their start): '…sync-normal+la-all+eager'.
+    const cfg = r.config.length > 20 ? `…${r.config.slice(-19)}` : r.config;
+    const errs = r.errors ? ` · ${r.errors} ERRORS` : '';
     out.push(
-      `<text x="20" y="${y + 33}" fill="#4a5568" font-size="11">${esc(cfg)} · n=${r.n} · ${fmt(r.cpu_ms_per_tx)} CPU ms/tx · ${r.history.events_per_tx} ev/tx${esc(errs)}</text>`,
+      `<text x="20" y="${y + 33}" fill="#4a5568" font-size="10">${esc(cfg)} · ${fmt(r.cpu_ms_per_tx)} CPU ms/tx · ${r.history.events_per_tx} ev${esc(errs)}</text>`,
     );
     const bw = (tpW * r.throughput_per_s) / maxTp;
     out.push(

@@ -42,7 +42,7 @@ const USAGE = `Usage: npm run bench -- [--workload LIST] [--n N] [--concurrency 
   --keep               keep the data directory under .data/bench/
 
 Workloads:
-${WORKLOADS.map((w) => `  ${w.name.padEnd(10)} ${w.description}`).join('\n')}
+${WORKLOADS.map((w) => `  ${w.name.padEnd(12)} ${w.description}`).join('\n')}
 
 ${TUNING_HELP}
 
@@ -378,7 +378,11 @@ async function main(): Promise<void> {
   const load0 = loadavg();
   say(`load average ${load0.map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} cores`);
 
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  // Core's own log lines go through the (stderr) logger too: stdout carries only the report (--json).
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
+  });
   const ts = stamp();
   const dataRoot = join(ROOT, '.data', 'bench', ts);
   mkdirSync(dataRoot, { recursive: true });

@@ -18,7 +18,11 @@ export interface WorkerProcessConfig {
 
 async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2] ?? '{}') as WorkerProcessConfig;
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  // Core's own log lines go through the (stderr) logger too: stdout carries only the report (--json).
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
+  });
   const pools = createPools(cfg.databaseUrl, { max: cfg.poolMax, prefix: cfg.dbPrefix });
   const connection = await NativeConnection.connect({ address: cfg.address });
   const w = await startBenchWorkers({

@@ -235,7 +235,13 @@ async function tagMoney(rig: Rig, tag: string): Promise<number> {
   return total;
 }
 
-async function seedAccounts(rig: Rig, tag: string, count: number, perTx: number, balance: (j: number) => number): Promise<void> {
+async function seedAccounts(
+  rig: Rig,
+  tag: string,
+  count: number,
+  perTx: number,
+  balance: (j: number) => number,
+): Promise<void> {
   let sum = 0;
   for (const t of [tag, `${tag}w`]) {
     for (let j = 0; j < perTx; j++) {
@@ -254,7 +260,10 @@ async function seedAccounts(rig: Rig, tag: string, count: number, perTx: number,
 async function verifyMoney(rig: Rig, tag: string): Promise<string[]> {
   const total = await tagMoney(rig, tag);
   const expected = seeded.get(tag);
-  const problems = expected !== undefined && total !== expected ? [`money: the run's accounts hold ${total}, seeded ${expected}`] : [];
+  const problems =
+    expected !== undefined && total !== expected
+      ? [`money: the run's accounts hold ${total}, seeded ${expected}`]
+      : [];
   return [...problems, ...(await invariantViolations(rig))];
 }
 
@@ -304,7 +313,8 @@ const TCC_AMOUNT = 100;
 /** A TCC transfer bank-a -> bank-b (auto confirm) on accounts of its own; every tenth the credit leg refuses. */
 const tccWorkload: Workload = {
   name: 'tcc',
-  description: 'TCC transfer (try/confirm/cancel over HTTP to the TCC participant server); every tenth refused',
+  description:
+    'TCC transfer (try/confirm/cancel over HTTP to the TCC participant server); every tenth refused',
   unavailable: needs('workflows/tcc.ts', 'services/tcc-server.ts'),
   async prepare(rig, count, tag) {
     await seedAccounts(rig, tag, count, 2, (j) => (j === 0 ? TCC_AMOUNT : 0));

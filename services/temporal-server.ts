@@ -63,7 +63,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
   for (const sa of SEARCH_ATTRIBUTES)
     args.push('--search-attribute', `${sa.name}=${SA_TYPE_NAMES[sa.type] ?? 'Keyword'}`);
   for (const p of opts.sqlitePragmas ?? []) args.push('--sqlite-pragma', p);
-  for (const [k, v] of Object.entries(opts.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
+  for (const [k, v] of Object.entries(opts.dynamicConfig ?? {}))
+    args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
   // Frequent namespace refresh so that search attributes are usable at once.
   args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true');
 

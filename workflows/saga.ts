@@ -198,7 +198,7 @@ function common(
     if (timeoutMs <= 0)
       throw new SagaDefinitionError(`saga ${saga}: step '${name}' has a timeout of ${timeoutMs} ms`);
   }
-  return { timeoutMs, when: spec.when as StepDef['when'] };
+  return { timeoutMs, when: spec.when };
 }
 
 function compensatable(
@@ -217,8 +217,8 @@ function compensatable(
     name,
     kind: 'compensatable',
     group,
-    run: spec.run as StepDef['run'],
-    compensate: spec.compensate as StepDef['compensate'],
+    run: spec.run,
+    compensate: spec.compensate,
     compensationName,
     ...common(saga, name, spec),
   };
@@ -247,7 +247,7 @@ function forwardOnly(
     name,
     kind: 'forward',
     group,
-    run: spec.run as StepDef['run'],
+    run: spec.run,
     retry: r,
     ...common(saga, name, spec),
   };
@@ -278,7 +278,7 @@ export class ParallelGroup<I, R, G> {
         this.group,
       ),
     );
-    return this as unknown as ParallelGroup<I, R, G & Record<N, O>>;
+    return this;
   }
 
   forward<N extends string, O>(
@@ -298,7 +298,7 @@ export class ParallelGroup<I, R, G> {
         this.group,
       ),
     );
-    return this as unknown as ParallelGroup<I, R, G & Record<N, O | undefined>>;
+    return this;
   }
 }
 

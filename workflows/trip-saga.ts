@@ -1,13 +1,13 @@
 // Trip booking, the second saga on the saga library (workflows/saga.ts), different in shape from the order saga:
 //
-//   flight ──> [ hotel ‖ car ] ──> pay (pivot) ──> confirm ──> email
+//   flight ──> [ hotel ‖ car ] ──> pay (pivot) ──> confirm ──> email ──> points
 //   compensatable  parallel group    go/no-go      forward-only, retried until done
 //
 // The hotel and car holds run concurrently and are compensated as a group. Payment is the pivot: if it fails
 // the holds are released (and a payment whose outcome is unknown is refunded through the barrier); once it
 // succeeds the trip is only ever completed: the booking is confirmed and the itinerary sent, retried until they
 // succeed or an operator resolves them. Later steps receive earlier steps' typed results (hold ids, payment id).
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { TripActivities } from '../activities/trip';
 import {
   NON_RETRYABLE,
@@ -126,6 +126,16 @@ export const tripSagaDefinition = defineSaga<TripInput>('trip')
           summary: tripSummary(input),
           inject: inject(input, 'email'),
         },
+      ]),
+  })
+  // Added after trips were already running: `patched` makes executions that started before this change (their
+  // histories have no marker) skip the step on replay, so they stay deterministic; new ones record the marker
+  // and award the points. Once no pre-change trip can still be running, this becomes deprecatePatch(...).
+  .forward('points', {
+    when: () => patched('trip-loyalty-points'),
+    run: ({ input, step }) =>
+      trip.awardLoyaltyPoints.executeWithOptions({ summary: `award loyalty points to ${input.customerId}` }, [
+        { step, tripId: input.tripId, customerId: input.customerId, amountCents: input.amountCents },
       ]),
   })
   .build();

@@ -122,12 +122,14 @@ export function checkParticipants(participants: ParticipantSpec[], workflowId: s
   }
 }
 
+/**
+ * The prepare activity ran out of its schedule-to-close timeout (= the vote timeout): either the last attempt
+ * timed out, or its retries of an infrastructure error were cut off by the deadline.
+ */
 function isVoteTimeout(err: unknown): boolean {
-  return (
-    err instanceof ActivityFailure &&
-    err.cause instanceof TimeoutFailure &&
-    err.cause.timeoutType === 'SCHEDULE_TO_CLOSE'
-  );
+  if (!(err instanceof ActivityFailure)) return false;
+  if (err.retryState === 'TIMEOUT') return true;
+  return err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_CLOSE';
 }
 
 /** Backoff of the workflow-side phase-two loop (only reached when an activity fails for good, e.g. a bug). */

@@ -6,6 +6,8 @@ import { status } from './status';
 import { watch } from './watch';
 import { cancel } from './cancel';
 import { stuck } from './stuck';
+import { needsOperator, resolve } from './operator';
+import { tripBook } from './trip';
 import { check } from './check';
 import { walletShow, walletSnapshot, walletVerify } from './wallet';
 import { accounts, prepared, transfer, transferStatusCommand } from './transfer';
@@ -18,6 +20,9 @@ export const COMMANDS: Command[] = [
   watch,
   cancel,
   stuck,
+  needsOperator,
+  resolve,
+  tripBook,
   walletShow,
   walletSnapshot,
   walletVerify,

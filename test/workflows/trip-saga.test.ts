@@ -16,7 +16,6 @@ import {
   type SagaProgress,
   type SagaResult,
   type TripInput,
-  type TripStep,
 } from '../../shared';
 import type { tripSaga } from '../../workflows';
 import { timeSkippingEnv, uniqueId } from '../helpers/env';
@@ -200,12 +199,12 @@ describe('trip saga (time-skipping, stubbed activities)', () => {
   it('books the trip: hotel and car in parallel, typed results flow to the pivot and the forward steps', async () => {
     const { result, s, input } = await runTrip({});
     assert.equal(result.status, 'completed');
-    assert.deepEqual([...result.steps].sort(), [...TRIP_STEPS].sort());
+    assert.deepEqual([...result.steps].sort(), [...TRIP_STEPS, 'points'].sort());
     assert.deepEqual(result.compensations, []);
     const names = s.names();
     assert.equal(names[0], 'flight');
     assert.deepEqual(names.slice(1, 3).sort(), ['car', 'hotel']);
-    assert.deepEqual(names.slice(3), ['pay', 'confirm', 'email']);
+    assert.deepEqual(names.slice(3), ['pay', 'confirm', 'email', 'points'], 'points: the patched step');
     const confirm = s.calls.find((c) => c.name === 'confirm')!.args;
     assert.deepEqual(
       confirm.holdIds,
@@ -288,7 +287,7 @@ describe('trip saga (time-skipping, stubbed activities)', () => {
       });
       if (past) {
         assert.equal(result.status, 'completed');
-        assert.deepEqual([...result.steps].sort(), [...TRIP_STEPS].sort());
+        assert.deepEqual([...result.steps].sort(), [...TRIP_STEPS, 'points'].sort());
         return;
       }
       assert.equal(result.status, 'compensated');

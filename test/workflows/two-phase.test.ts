@@ -1,7 +1,7 @@
 // The 2PC (and 3PC) coordinators against the time-skipping server with stubbed participants: the decision for
 // every vote pattern, the vote timeout (time-skipped), phase two retried until done, presumed abort asked by the
 // sweeper, and cancellation before and after the decision.
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
@@ -23,7 +23,7 @@ import { timeSkippingEnv, uniqueId } from '../helpers/env';
 import { Gate, waitFor } from '../helpers/transfers';
 import { withWorkers } from '../helpers/workers';
 
-type PrepareBehaviour = 'yes' | 'no' | 'late' | 'error' | 'gate';
+type PrepareBehaviour = 'yes' | 'no' | 'unreachable' | 'error' | 'gate';
 
 interface Plan {
   prepare?: Partial<Record<string, PrepareBehaviour>>;
@@ -33,7 +33,7 @@ interface Plan {
   refusePreCommit?: string[];
 }
 
-function stubParticipants(plan: Plan, env: () => TestWorkflowEnvironment) {
+function stubParticipants(plan: Plan) {
   const calls: string[] = [];
   const gate = new Gate();
   const commitGate = { gate: undefined as Gate | undefined };
@@ -42,10 +42,9 @@ function stubParticipants(plan: Plan, env: () => TestWorkflowEnvironment) {
     const b = plan.prepare?.[req.participant] ?? 'yes';
     if (b === 'no') return { vote: 'no', type: 'InsufficientFunds', reason: `${req.participant} said no` };
     if (b === 'error') throw ApplicationFailure.nonRetryable(`${req.participant} broke`, 'InvalidInput');
-    // late: answers yes only after the vote timeout has passed (the test server skips the time).
-    // (On worker shutdown the activity is cancelled: stop waiting then, so the test never hangs on it.)
-    if (b === 'late')
-      await Promise.race([env().sleep('31s'), Context.current().cancelled.catch(() => undefined)]);
+    // unreachable: every attempt fails like a lost connection, so no vote ever arrives; the retries' backoff
+    // and the vote timeout are skipped by the test server.
+    if (b === 'unreachable') throw new Error(`${req.participant}: connection refused`);
     if (b === 'gate') await gate.wait(req.gid);
     return { vote: 'yes', state: 'prepared' };
   };
@@ -120,7 +119,7 @@ describe('2PC coordinator (time-skipping, stubbed participants)', () => {
     options: CoordinatorOptions = {},
     workflow: 'transfer2pc' | 'transfer3pc' = 'transfer2pc',
   ): Promise<{ result: TransferResult; calls: string[]; wallMs: number }> {
-    const stubs = stubParticipants(plan, () => env);
+    const stubs = stubParticipants(plan);
     const input: TransferInput = {
       ref: uniqueId('u'),
       from: { bank: 'bank-a', account: 'alice' },
@@ -169,10 +168,7 @@ describe('2PC coordinator (time-skipping, stubbed participants)', () => {
   });
 
   it('vote timeout -> abort, including the participant whose outcome is unknown (time-skipped)', async () => {
-    // One attempt (the activity timeout is longer than the vote timeout): the stub skips 31s inside it.
-    const { result, calls, wallMs } = await run({ prepare: { 'bank-b': 'late' } }, undefined, {
-      activityTimeout: '1m',
-    });
+    const { result, calls, wallMs } = await run({ prepare: { 'bank-b': 'unreachable' } });
     assert.equal(result.status, 'aborted');
     assert.match(result.reason ?? '', /^vote timeout \(30s\) waiting for bank-b/);
     const b = result.participants.find((p) => p.name === 'bank-b')!;
@@ -265,9 +261,9 @@ describe('2PC coordinator (time-skipping, stubbed participants)', () => {
 
     it('can-commit vote timeout -> abort (time-skipped)', async () => {
       const { result, wallMs } = await run(
-        { prepare: { 'bank-a': 'late' } },
+        { prepare: { 'bank-a': 'unreachable' } },
         undefined,
-        { activityTimeout: '1m' },
+        {},
         'transfer3pc',
       );
       assert.equal(result.status, 'aborted');

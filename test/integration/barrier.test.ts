@@ -1,0 +1,323 @@
+// The barrier against real PostgreSQL, then through real workers on a real Temporal dev server: each anomaly it
+// exists for reproduced deterministically (test-controlled hooks, never sleeps), with the database rows checked.
+import { ApplicationFailure } from '@temporalio/activity';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Pool } from 'pg';
+import { createPaymentsActivities } from '../../activities/shop';
+import type { FaultHooks } from '../../activities/branch';
+import { barrierAction, barrierCompensation, BarrierRejectedError } from '../../services/barrier';
+import { checkInvariants } from '../../services/invariants';
+import { placeHold, releaseHold } from '../../services/trip';
+import { ERR, orderWorkflowId, TASK_QUEUES, type OrderInput, type SagaResult } from '../../shared';
+import { STEP_TIMEOUT } from '../../workflows/saga';
+import { uniqueId } from '../helpers/env';
+import { startTestStack, type TestStack } from '../helpers/stack';
+
+/** A point in an activity that waits until the test opens it, and tells the test it got there. */
+function gate() {
+  let open!: () => void;
+  let enter!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  const entered = new Promise<void>((r) => (enter = r));
+  return {
+    open,
+    entered,
+    async pass(): Promise<void> {
+      enter();
+      await opened;
+    },
+  };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 3000; i++) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const seats = async (pool: Pool, flight: string): Promise<number> =>
+  (await pool.query<{ n: number }>('SELECT seats_available AS n FROM flights WHERE flight_id = $1', [flight]))
+    .rows[0]!.n;
+const barrierRows = async (pool: Pool, gid: string, branch: string): Promise<string[]> =>
+  (
+    await pool.query<{ op: string; origin: string }>(
+      'SELECT op, origin FROM barrier WHERE gid = $1 AND branch = $2 ORDER BY op',
+      [gid, branch],
+    )
+  ).rows.map((r) => `${r.op}/${r.origin}`);
+
+describe('barrier (real PostgreSQL, real Temporal dev server)', () => {
+  let t: TestStack;
+  before(async () => {
+    t = await startTestStack();
+  });
+  after(async () => {
+    await t?.teardown();
+  });
+
+  // -------------------------------------------------------------------------------- the barrier functions
+  describe('participant side, on the trip database', () => {
+    const hold = (gid: string) => (tx: Parameters<Parameters<typeof barrierAction>[2]>[0]) =>
+      placeHold(tx, `${gid}/flight`, gid, 'flight', 'FL-100');
+    const release = (
+      tx: Parameters<Parameters<typeof barrierCompensation>[2]>[0],
+      held: { holdId: string },
+    ) => releaseHold(tx, held.holdId);
+
+    it('idempotent action: a retried action returns the first result and changes nothing twice', async () => {
+      const pool = t.stack.pools.trip;
+      const key = { gid: uniqueId('b'), branch: 'flight' };
+      const before = await seats(pool, 'FL-100');
+      const first = await barrierAction(pool, key, hold(key.gid));
+      const again = await barrierAction(pool, key, hold(key.gid));
+      assert.equal(first.state, 'applied');
+      assert.deepEqual(again, { state: 'duplicate', result: first.result });
+      assert.equal(await seats(pool, 'FL-100'), before - 1);
+      assert.deepEqual(await barrierRows(pool, key.gid, 'flight'), ['action/action']);
+    });
+
+    it('duplicate compensation: a retried compensation undoes once', async () => {
+      const pool = t.stack.pools.trip;
+      const key = { gid: uniqueId('b'), branch: 'flight' };
+      const before = await seats(pool, 'FL-100');
+      await barrierAction(pool, key, hold(key.gid));
+      assert.deepEqual(await barrierCompensation(pool, key, release), { state: 'applied' });
+      assert.deepEqual(await barrierCompensation(pool, key, release), { state: 'duplicate' });
+      assert.equal(await seats(pool, 'FL-100'), before);
+      assert.deepEqual(await barrierRows(pool, key.gid, 'flight'), [
+        'action/action',
+        'compensate/compensate',
+      ]);
+    });
+
+    it('null compensation: compensating an action that never committed is recorded and does nothing', async () => {
+      const pool = t.stack.pools.trip;
+      const key = { gid: uniqueId('b'), branch: 'flight' };
+      const before = await seats(pool, 'FL-100');
+      let called = false;
+      const outcome = await barrierCompensation(pool, key, async () => {
+        called = true;
+        return Promise.resolve();
+      });
+      assert.deepEqual(outcome, { state: 'noop' });
+      assert.equal(called, false);
+      assert.equal(await seats(pool, 'FL-100'), before);
+      // The marker that will refuse the action if it ever arrives:
+      assert.deepEqual(await barrierRows(pool, key.gid, 'flight'), [
+        'action/compensate',
+        'compensate/compensate',
+      ]);
+    });
+
+    it('hanging prevention: an action arriving after its compensation is refused and changes nothing', async () => {
+      const pool = t.stack.pools.trip;
+      const key = { gid: uniqueId('b'), branch: 'flight' };
+      const before = await seats(pool, 'FL-100');
+      await barrierCompensation(pool, key, release);
+      await assert.rejects(barrierAction(pool, key, hold(key.gid)), BarrierRejectedError);
+      assert.equal(await seats(pool, 'FL-100'), before);
+      const holds = await pool.query('SELECT 1 FROM holds WHERE hold_id = $1', [`${key.gid}/flight`]);
+      assert.equal(holds.rowCount, 0);
+    });
+
+    it('a rolled-back action leaves no barrier row: its compensation is a null compensation', async () => {
+      const pool = t.stack.pools.trip;
+      const key = { gid: uniqueId('b'), branch: 'flight' };
+      const before = await seats(pool, 'FL-100');
+      await assert.rejects(
+        barrierAction(pool, key, async (tx) => {
+          await hold(key.gid)(tx);
+          throw new Error('crash inside the local transaction');
+        }),
+        /crash inside/,
+      );
+      assert.deepEqual(await barrierRows(pool, key.gid, 'flight'), []);
+      assert.deepEqual(await barrierCompensation(pool, key, release), { state: 'noop' });
+      assert.equal(await seats(pool, 'FL-100'), before);
+    });
+
+    it('an in-flight action and its compensation: the compensation waits for the commit, then undoes it', async () => {
+      const pool = t.stack.pools.trip;
+      const key = { gid: uniqueId('b'), branch: 'flight' };
+      const before = await seats(pool, 'FL-100');
+      const g = gate();
+      const action = barrierAction(pool, key, async (tx) => {
+        const h = await hold(key.gid)(tx);
+        await g.pass(); // uncommitted: the barrier row and the seat are locked
+        return h;
+      });
+      await g.entered;
+      const compensation = barrierCompensation(pool, key, release);
+      // The compensation is blocked on the action's uncommitted barrier row (a lock wait, not a race).
+      await until('the compensation to wait on the action', async () => {
+        const r = await pool.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        return r.rowCount ? true : undefined;
+      });
+      g.open();
+      assert.equal((await action).state, 'applied');
+      assert.deepEqual(await compensation, { state: 'applied' });
+      assert.equal(await seats(pool, 'FL-100'), before);
+      const status = await pool.query<{ status: string }>('SELECT status FROM holds WHERE hold_id = $1', [
+        `${key.gid}/flight`,
+      ]);
+      assert.equal(status.rows[0]?.status, 'released');
+    });
+  });
+
+  // -------------------------------------------------------------------------------- through the order saga
+  describe('order saga: an attempt that outlives the workflow deadline', () => {
+    const customer = 'bob';
+    interface Snapshot {
+      balance: number;
+      events: number;
+      available: number;
+      reserved: number;
+    }
+    const snapshot = async (): Promise<Snapshot> => {
+      const w = await t.stack.pools.payments.query<{ b: string }>(
+        'SELECT balance_cents AS b FROM wallets WHERE customer_id = $1',
+        [customer],
+      );
+      const e = await t.stack.pools.payments.query<{ n: string }>(
+        'SELECT count(*) AS n FROM wallet_events WHERE stream_id = $1',
+        [customer],
+      );
+      const s = await t.stack.pools.inventory.query<{ a: number; r: number }>(
+        "SELECT available AS a, reserved AS r FROM stock WHERE sku = 'SKU-2'",
+      );
+      return {
+        balance: Number(w.rows[0]!.b),
+        events: Number(e.rows[0]!.n),
+        available: s.rows[0]!.a,
+        reserved: s.rows[0]!.r,
+      };
+    };
+
+    /** Run one order with a 1 s deadline on `charge`, hooks in the payments worker, and every charge attempt's outcome recorded. */
+    async function orderWith(hooks: FaultHooks, drive: (h: { workflowId: string }) => Promise<void>) {
+      const outcomes: Promise<unknown>[] = [];
+      const real = createPaymentsActivities(t.stack.pools.payments, hooks);
+      const workers = await t.startWorkers({
+        hooks,
+        extraActivities: {
+          payments: {
+            chargePayment(input: Parameters<typeof real.chargePayment>[0]) {
+              const p = real.chargePayment(input);
+              outcomes.push(
+                p.then(
+                  (r) => r,
+                  (e: unknown) => e,
+                ),
+              );
+              return p;
+            },
+          },
+        },
+      });
+      try {
+        const input: OrderInput = {
+          orderId: uniqueId('late'),
+          customerId: customer,
+          sku: 'SKU-2',
+          qty: 1,
+          amountCents: 1234,
+        };
+        const workflowId = orderWorkflowId(input.orderId);
+        const h = await t.client.workflow.start('orderSaga', {
+          taskQueue: TASK_QUEUES.orchestration,
+          workflowId,
+          args: [input, { stepTimeouts: { charge: '1s' } }],
+        });
+        await drive({ workflowId });
+        const result = (await h.result()) as SagaResult;
+        // The caller stops the workers once it has let the late attempt finish (a shutdown waits for it).
+        return { result, outcomes, input, stop: () => workers.stop() };
+      } catch (err) {
+        await workers.stop();
+        throw err;
+      }
+    }
+
+    it('an attempt that starts only after the workflow timed it out and compensated is refused (hanging prevention)', async () => {
+      const before = await snapshot();
+      const g = gate();
+      const { result, outcomes, input, stop } = await orderWith(
+        { beforeAction: (step, attempt) => (step === 'charge' && attempt === 1 ? g.pass() : undefined) },
+        async () => {
+          await g.entered; // the charge attempt is running (nothing committed yet); the workflow's 1 s deadline is on
+        },
+      );
+      // The workflow did not wait for the attempt: it timed the step out and compensated (a null compensation).
+      assert.equal(result.status, 'compensated');
+      assert.equal(result.failure?.step, 'charge');
+      assert.equal(result.failure?.type, STEP_TIMEOUT);
+      const refund = result.ledger.find((e) => e.name === 'refundPayment');
+      assert.equal(refund?.status, 'compensated');
+      assert.equal(refund?.noop, true, 'nothing had been charged when the refund ran');
+      // Now the late attempt goes ahead, and the barrier refuses it.
+      g.open();
+      const late = await outcomes[0];
+      await stop();
+      assert.ok(late instanceof ApplicationFailure, 'the late attempt failed');
+      assert.equal(late.type, ERR.barrierRejected);
+      assert.deepEqual(await snapshot(), before, 'no charge, no wallet event, stock back where it was');
+      const gid = orderWorkflowId(input.orderId);
+      assert.deepEqual(await barrierRows(t.stack.pools.payments, gid, 'charge'), [
+        'action/compensate',
+        'compensate/compensate',
+      ]);
+      const order = await t.stack.pools.orders.query<{ status: string }>(
+        'SELECT status FROM orders WHERE order_id = $1',
+        [input.orderId],
+      );
+      assert.equal(order.rows[0]?.status, 'cancelled');
+    });
+
+    it('an attempt that commits only after the workflow timed it out: its compensation waits for the commit and refunds it', async () => {
+      const before = await snapshot();
+      const g = gate();
+      const { result, outcomes, input, stop } = await orderWith(
+        { beforeCommit: (step, attempt) => (step === 'charge' && attempt === 1 ? g.pass() : undefined) },
+        async () => {
+          await g.entered; // the charge is written but not committed
+          // The deadline fires, the workflow compensates: the refund blocks on the uncommitted charge's barrier row.
+          await until('the refund to wait on the in-flight charge', async () => {
+            const r = await t.stack.pools.payments.query(
+              `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+            );
+            return r.rowCount ? true : undefined;
+          });
+          g.open(); // the charge commits now, after the workflow gave up on it
+        },
+      );
+      const late = (await outcomes[0]) as { state: string };
+      await stop();
+      assert.equal(late.state, 'applied', 'the late attempt did commit');
+      assert.equal(result.status, 'compensated');
+      assert.equal(result.failure?.type, STEP_TIMEOUT);
+      const refund = result.ledger.find((e) => e.name === 'refundPayment');
+      assert.equal(refund?.noop, false, 'the refund undid the late charge');
+      const after = await snapshot();
+      assert.equal(after.balance, before.balance, 'charged once and refunded once');
+      assert.equal(after.events, before.events + 2, 'one BalanceUpdated for the charge, one for the refund');
+      assert.equal(after.available, before.available);
+      assert.equal(after.reserved, before.reserved);
+      const gid = orderWorkflowId(input.orderId);
+      assert.deepEqual(await barrierRows(t.stack.pools.payments, gid, 'charge'), [
+        'action/action',
+        'compensate/compensate',
+      ]);
+      const report = await checkInvariants(t.stack.pools);
+      assert.deepEqual(
+        report.checks.filter((c) => !c.ok),
+        [],
+      );
+    });
+  });
+});
