@@ -1,73 +1,24 @@
 // The seed's order saga: create order -> reserve stock -> charge payment -> send notification -> confirm (the
 // pivot). Each step is an activity on its own service's task queue; each compensation is registered before its
 // step runs. Built only from the saga library (workflows/saga.ts).
-import { proxyActivities } from '@temporalio/workflow';
 import type {
   InventoryActivities,
   NotificationsActivities,
   OrdersActivities,
   PaymentsActivities,
 } from '../activities/shop';
-import { NON_RETRYABLE, TASK_QUEUES, type OrderInput, type OrderStep, type SagaResult } from '../shared';
+import { TASK_QUEUES, type OrderInput, type OrderStep, type SagaResult } from '../shared';
 import { defineSaga, runSaga, type Interval } from './saga';
+import { serviceProxies } from './service-proxies';
 
-// Forward steps: a few fast retries, then the saga compensates. Business rejections are not retried.
-const forwardRetry = {
-  initialInterval: '200ms',
-  backoffCoefficient: 2,
-  maximumInterval: '5s',
-  maximumAttempts: 5,
-  nonRetryableErrorTypes: NON_RETRYABLE,
-};
-// Compensations must not give up quickly: a longer budget before an operator is asked.
-const compensationRetry = {
-  initialInterval: '500ms',
-  backoffCoefficient: 2,
-  maximumInterval: '1m',
-  maximumAttempts: 20,
-};
-
-const orders = proxyActivities<OrdersActivities>({
-  taskQueue: TASK_QUEUES.orders,
-  startToCloseTimeout: '10s',
-  retry: forwardRetry,
-});
-const inventory = proxyActivities<InventoryActivities>({
-  taskQueue: TASK_QUEUES.inventory,
-  startToCloseTimeout: '10s',
-  retry: forwardRetry,
-});
-const payments = proxyActivities<PaymentsActivities>({
-  taskQueue: TASK_QUEUES.payments,
-  startToCloseTimeout: '10s',
-  retry: forwardRetry,
-});
-const notifications = proxyActivities<NotificationsActivities>({
-  taskQueue: TASK_QUEUES.notifications,
-  startToCloseTimeout: '10s',
-  retry: forwardRetry,
-});
-
-const undoOrders = proxyActivities<OrdersActivities>({
-  taskQueue: TASK_QUEUES.orders,
-  startToCloseTimeout: '10s',
-  retry: compensationRetry,
-});
-const undoInventory = proxyActivities<InventoryActivities>({
-  taskQueue: TASK_QUEUES.inventory,
-  startToCloseTimeout: '10s',
-  retry: compensationRetry,
-});
-const undoPayments = proxyActivities<PaymentsActivities>({
-  taskQueue: TASK_QUEUES.payments,
-  startToCloseTimeout: '10s',
-  retry: compensationRetry,
-});
-const undoNotifications = proxyActivities<NotificationsActivities>({
-  taskQueue: TASK_QUEUES.notifications,
-  startToCloseTimeout: '10s',
-  retry: compensationRetry,
-});
+const { forward: orders, undo: undoOrders } = serviceProxies<OrdersActivities>(TASK_QUEUES.orders);
+const { forward: inventory, undo: undoInventory } = serviceProxies<InventoryActivities>(
+  TASK_QUEUES.inventory,
+);
+const { forward: payments, undo: undoPayments } = serviceProxies<PaymentsActivities>(TASK_QUEUES.payments);
+const { forward: notifications, undo: undoNotifications } = serviceProxies<NotificationsActivities>(
+  TASK_QUEUES.notifications,
+);
 
 const inject = (i: OrderInput, step: OrderInput['failAt']): boolean => i.failAt === step;
 

@@ -7,44 +7,13 @@
 // the holds are released (and a payment whose outcome is unknown is refunded through the barrier); once it
 // succeeds the trip is only ever completed: the booking is confirmed and the itinerary sent, retried until they
 // succeed or an operator resolves them. Later steps receive earlier steps' typed results (hold ids, payment id).
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { patched } from '@temporalio/workflow';
 import type { TripActivities } from '../activities/trip';
-import {
-  NON_RETRYABLE,
-  TASK_QUEUES,
-  tripSummary,
-  type SagaResult,
-  type TripInput,
-  type TripStep,
-} from '../shared';
+import { TASK_QUEUES, tripSummary, type SagaResult, type TripInput, type TripStep } from '../shared';
 import { defineSaga, runSaga, type Interval } from './saga';
+import { serviceProxies } from './service-proxies';
 
-// Holds and payment: a few fast retries, then the saga compensates. Business rejections are not retried.
-const forwardRetry = {
-  initialInterval: '200ms',
-  backoffCoefficient: 2,
-  maximumInterval: '5s',
-  maximumAttempts: 5,
-  nonRetryableErrorTypes: NON_RETRYABLE,
-};
-// Compensations must not give up quickly: a longer budget before an operator is asked.
-const compensationRetry = {
-  initialInterval: '500ms',
-  backoffCoefficient: 2,
-  maximumInterval: '1m',
-  maximumAttempts: 20,
-};
-
-const trip = proxyActivities<TripActivities>({
-  taskQueue: TASK_QUEUES.trip,
-  startToCloseTimeout: '10s',
-  retry: forwardRetry,
-});
-const undo = proxyActivities<TripActivities>({
-  taskQueue: TASK_QUEUES.trip,
-  startToCloseTimeout: '10s',
-  retry: compensationRetry,
-});
+const { forward: trip, undo } = serviceProxies<TripActivities>(TASK_QUEUES.trip);
 
 const inject = (i: TripInput, step: TripStep): boolean => i.failAt === step;
 
