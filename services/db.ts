@@ -97,13 +97,72 @@ export async function inTransaction<T>(client: PoolClient, fn: () => Promise<T>)
   }
 }
 
+/**
+ * Database time bounds. Every pooled connection gets them, so no call can wait forever: an abandoned activity
+ * attempt that waits for a pool client or a row lock gives up well inside its activity's start-to-close
+ * timeout instead of committing late, and a lock held by an in-doubt prepared transaction becomes a clear,
+ * retryable error (SQLSTATE 55P03 lock_not_available / 57014 query_canceled).
+ */
+export const DB_TIMEOUTS = {
+  /** Waiting for a pool client. */
+  acquireMs: Number(process.env.SETTLE_DB_ACQUIRE_TIMEOUT_MS ?? 5_000),
+  /** Waiting for a row or table lock. */
+  lockMs: Number(process.env.SETTLE_DB_LOCK_TIMEOUT_MS ?? 3_000),
+  /** One statement. */
+  statementMs: Number(process.env.SETTLE_DB_STATEMENT_TIMEOUT_MS ?? 10_000),
+  /** A session left idle inside an open transaction (a crashed caller) is ended by the server. */
+  idleInTransactionMs: Number(process.env.SETTLE_DB_IDLE_TX_TIMEOUT_MS ?? 60_000),
+} as const;
+
+/** pg pool/client options carrying DB_TIMEOUTS (for pools created outside createPools). */
+export function timeoutOptions(): {
+  connectionTimeoutMillis: number;
+  lock_timeout: number;
+  statement_timeout: number;
+  idle_in_transaction_session_timeout: number;
+} {
+  return {
+    connectionTimeoutMillis: DB_TIMEOUTS.acquireMs,
+    lock_timeout: DB_TIMEOUTS.lockMs,
+    statement_timeout: DB_TIMEOUTS.statementMs,
+    idle_in_transaction_session_timeout: DB_TIMEOUTS.idleInTransactionMs,
+  };
+}
+
+/** A lock or statement timeout: the participant is busy, not wrong; the caller may retry. */
+export function isDbTimeout(err: unknown): boolean {
+  const code = (err as { code?: string } | undefined)?.code;
+  return code === '55P03' || code === '57014';
+}
+
+export interface TransactionOptions {
+  /**
+   * Aborting (an activity's cancellation signal) destroys the connection: the server rolls the transaction
+   * back, so an attempt the workflow has given up on can never commit late.
+   */
+  signal?: AbortSignal;
+}
+
 /** Run fn in a transaction on a pooled connection. */
-export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient) => Promise<T>): Promise<T> {
+export async function withTransaction<T>(
+  pool: Pool,
+  fn: (tx: PoolClient) => Promise<T>,
+  opts: TransactionOptions = {},
+): Promise<T> {
+  opts.signal?.throwIfAborted();
   const client = await pool.connect();
+  let destroyed = false;
+  const onAbort = (): void => {
+    destroyed = true;
+    client.release(new Error('transaction abandoned: the caller was cancelled'));
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    opts.signal?.throwIfAborted();
     return await inTransaction(client, () => fn(client));
   } finally {
-    client.release();
+    opts.signal?.removeEventListener('abort', onAbort);
+    if (!destroyed) client.release();
   }
 }
 
@@ -116,6 +175,7 @@ export function createPools(baseUrl: string, opts: { max?: number; prefix?: stri
       connectionString: serviceDatabaseUrl(baseUrl, s, opts.prefix),
       max: opts.max ?? 10,
       application_name: `settle-${s}`,
+      ...timeoutOptions(),
     });
     // An idle client that errors (server restart) must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
