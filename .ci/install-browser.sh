@@ -1,14 +1,7 @@
 #!/usr/bin/env bash
-# Headless Chromium for the Web UI browser test (test/e2e/web-ui.test.ts), from Debian's packages:
-# playwright-core drives it at /usr/bin/chromium; Playwright's own browser download is never used.
+# Headless Chromium for the Web UI browser tests. `npm test` provisions it itself (scripts/chromium.js: a path from
+# SETTLE_CHROMIUM_PATH / CHROME_PATH, an installed one, or Debian's `chromium` via apt-get as root or with sudo -n);
+# this wrapper only does it ahead of time.
 set -euo pipefail
-if [ -x /usr/bin/chromium ] && /usr/bin/chromium --version >/dev/null 2>&1; then
-  echo "== chromium: $(/usr/bin/chromium --version 2>/dev/null)"
-  exit 0
-fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
-echo "== chromium: $(/usr/bin/chromium --version 2>/dev/null)"
+cd "$(dirname "$0")/.."
+echo "== chromium: $(node scripts/chromium.js)"

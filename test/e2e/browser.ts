@@ -1,12 +1,17 @@
-// Headless Chromium from Debian (/usr/bin/chromium, installed by .ci/install-browser.sh) driven by playwright-core:
-// Playwright's own browser download is never used. A fresh, empty profile per launch.
+// Headless Chromium driven by playwright-core: the one `npm test` provisioned (scripts/chromium.js: Debian's
+// package, or SETTLE_CHROMIUM_PATH / CHROME_PATH); Playwright's own browser download is never used. A fresh, empty
+// profile per launch.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ROOT } from './run-cli';
 
-export const CHROMIUM = process.env.SETTLE_CHROMIUM ?? '/usr/bin/chromium';
+interface ChromiumProvisioner {
+  provisionChromium(opts: { install: boolean }): string;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { provisionChromium } = require(join(ROOT, 'scripts', 'chromium.js')) as ChromiumProvisioner;
 export const ARTIFACTS = join(ROOT, 'test-artifacts');
 
 export interface Browser {
@@ -19,7 +24,8 @@ export async function launchBrowser(): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'settle-chromium-'));
   mkdirSync(ARTIFACTS, { recursive: true });
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    // Run outside npm test (node --test ...), a missing browser fails here with the same instruction.
+    executablePath: provisionChromium({ install: false }),
     headless: true,
     args: [
       '--headless',
