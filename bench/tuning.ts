@@ -1,5 +1,6 @@
 // Named tunings: each atom changes one thing, atoms combine with '+', and a bench run can compare several
 // (`--tuning default,wal,wal+eager`). Every row of the docs' tuning table is one of these names.
+import { CLI_DEFAULTS, TUNED_DYNAMIC_CONFIG } from '../services/dev-server-tuning';
 import type { WorkerSetOptions } from '../workers';
 import type { BenchStep } from '../workflows/bench';
 
@@ -7,15 +8,15 @@ export interface Tuning {
   name: string;
   /** Worker options for every worker (orchestration, services, bench activities). */
   worker: NonNullable<WorkerSetOptions['tuning']>;
-  /** Start workflows with requestEagerStart (the client shares the worker's NativeConnection). */
+  /** Start workflows with requestEagerStart (the client shares the worker's NativeConnection; default on). */
   eager: boolean;
   /** Saga steps run as local activities; undefined = the real order saga with its activities on their queues. */
   local?: BenchStep[];
   /** pg pool size per service (default 10, services/db.ts). */
   poolMax?: number;
-  /** Dev server --sqlite-pragma values (the CLI accepts journal_mode and synchronous). */
+  /** Dev server --sqlite-pragma values over the tuned defaults (services/dev-server-tuning.ts), per key. */
   sqlitePragmas: string[];
-  /** Dev server dynamic config (`--dynamic-config-value`). */
+  /** Dev server dynamic config (`--dynamic-config-value`) over the tuned defaults, per key. */
   dynamicConfig: Record<string, string | number | boolean>;
   /** Temporal history in a SQLite file (default, like `npm start`) or in memory. */
   persistent: boolean;
@@ -24,23 +25,23 @@ export interface Tuning {
 }
 
 /** The history service's queue readers: the dev server runs one shard, read at most 20 times a second by default. */
-export const FAST_QUEUES = {
-  'history.transferProcessorMaxPollRPS': 1000,
-  'history.timerProcessorMaxPollRPS': 1000,
-  'history.visibilityProcessorMaxPollRPS': 1000,
-} as const;
+export const FAST_QUEUES = TUNED_DYNAMIC_CONFIG;
 
 const ALL_STEPS: BenchStep[] = ['create', 'reserve', 'charge', 'notify', 'confirm'];
 
 export const TUNING_HELP = `Tuning atoms (combine with '+', compare several with ','):
-  default              the project's defaults (SDK worker defaults, pg pool 10, SQLite file, 1 worker process)
+  default              the local stack's defaults: the tuned dev server (fastq + wal + sync-normal, see
+                       services/dev-server-tuning.ts), SDK worker defaults, pg pool 10, SQLite file, 1 worker
+                       process, eager start (the bench's client shares the worker's connection)
+  cli-defaults         the dev server as the Temporal CLI runs it when given nothing (journal_mode=DELETE,
+                       synchronous=FULL, queue readers at 20/s): the "before" of the tuned defaults
   cache-N              maxCachedWorkflows = N
   wft-N                maxConcurrentWorkflowTaskExecutions = N
   act-N                maxConcurrentActivityTaskExecutions = N (and maxConcurrentLocalActivityExecutions)
   pollers-N            simple-maximum of N workflow and N activity pollers per worker
   autopoll             autoscaling pollers (min 1, initial 5, max 100)
   sticky-R             nonStickyToStickyPollRatio = R (0..1)
-  eager                eager workflow start (requestEagerStart)
+  eager | no-eager     eager workflow start (requestEagerStart) on (default) / off
   la-none|la-all|la-S.S  order saga variant with these steps as local activities (S: create reserve charge notify confirm)
   pool-N               PostgreSQL pool size N per service
   wal                  SQLite journal_mode=WAL
@@ -61,7 +62,7 @@ export function parseTuning(spec: string): Tuning {
   const t: Tuning = {
     name: spec,
     worker: {},
-    eager: false,
+    eager: true,
     sqlitePragmas: [],
     dynamicConfig: {},
     persistent: true,
@@ -102,6 +103,15 @@ export function parseTuning(spec: string): Tuning {
       }
       case 'eager':
         t.eager = true;
+        break;
+      case 'no':
+        if (arg !== 'eager') throw new Error(`unknown tuning atom '${atom}'\n${TUNING_HELP}`);
+        t.eager = false;
+        break;
+      case 'cli':
+        if (arg !== 'defaults') throw new Error(`unknown tuning atom '${atom}'\n${TUNING_HELP}`);
+        t.sqlitePragmas.push(...CLI_DEFAULTS.sqlitePragmas);
+        Object.assign(t.dynamicConfig, CLI_DEFAULTS.dynamicConfig);
         break;
       case 'la':
         if (arg === 'none') t.local = [];

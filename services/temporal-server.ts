@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { SEARCH_ATTRIBUTES } from '../shared';
+import { devServerTuningArgs } from './dev-server-tuning';
 import { reapStale, stopProcess, writePidFile } from './processes';
 import { temporalBinaries } from './tools';
 
@@ -27,6 +28,10 @@ export interface DevServerHandle {
   namespace: string;
   uiUrl?: string;
   pid: number;
+  /** Settles when the server process exits, with how it exited ("signal SIGKILL", "code 1"). */
+  exited: Promise<string>;
+  /** Start it again with the same options (after a crash: the host's supervisor). */
+  restart(): Promise<DevServerHandle>;
   stop(): Promise<void>;
 }
 
@@ -62,18 +67,24 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
   else args.push('--headless');
   for (const sa of SEARCH_ATTRIBUTES)
     args.push('--search-attribute', `${sa.name}=${SA_TYPE_NAMES[sa.type] ?? 'Keyword'}`);
-  for (const p of opts.sqlitePragmas ?? []) args.push('--sqlite-pragma', p);
-  for (const [k, v] of Object.entries(opts.dynamicConfig ?? {}))
-    args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
+  // The tuned defaults (services/dev-server-tuning.ts), with the caller's pragmas/values replacing them per key.
+  args.push(...devServerTuningArgs(opts));
   // Frequent namespace refresh so that search attributes are usable at once.
   args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true');
 
   const log = openSync(join(opts.dataDir, 'temporal.log'), 'a');
-  const child = spawn(temporalBinaries().temporal, args, { stdio: ['ignore', log, log], detached: false });
+  const child = spawn(temporalBinaries().temporal, args, { stdio: ['ignore', log, log], detached: true });
   if (child.pid === undefined) throw new Error('could not start the Temporal dev server');
   writePidFile(pidFile, child.pid);
+  // Its own process group (detached): a terminal's Ctrl-C reaches only the host, which stops the workers first
+  // and this server after them. The host still owns it: stop() below, or reapStale on the next start.
   let exited: string | undefined;
-  child.once('exit', (code, signal) => (exited = `exited with ${signal ?? code}`));
+  const exitedPromise = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = `exited with ${signal ? `signal ${signal}` : `code ${code}`}`;
+      resolve(exited);
+    }),
+  );
 
   const address = `127.0.0.1:${opts.port}`;
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
@@ -104,6 +115,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
     namespace,
     uiUrl: opts.uiPort ? `http://localhost:${opts.uiPort}` : undefined,
     pid,
+    exited: exitedPromise,
+    restart: () => startDevServer(opts),
     stop: async () => {
       await stopProcess(pid);
       await reapStale(pidFile, 'start-dev');

@@ -38,7 +38,17 @@ test(
       ['engine', 'baseline'],
     );
     for (const r of rows) {
-      for (const k of ['workload', 'n', 'concurrency', 'throughput_per_s', 'p50_ms', 'p95_ms', 'p99_ms'])
+      for (const k of [
+        'workload',
+        'n',
+        'concurrency',
+        'throughput_per_s',
+        'p50_ms',
+        'p95_ms',
+        'p99_ms',
+        'cpu_ms_per_tx',
+        'config',
+      ])
         assert.ok(k in r, `${k} in the JSON row`);
       assert.equal(r.n, 6);
       assert.equal(r.concurrency, 3);
