@@ -2,6 +2,7 @@
 // makes every call idempotent, so Temporal may deliver each of these more than once. Business answers (4xx)
 // are final (non-retryable); network errors and 5xx are retried by Temporal.
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { signTccRequest, tccKey } from '../services/tcc-auth';
 import { ERR, type BankId } from '../shared';
 
 export interface TccActivityConfig {
@@ -9,6 +10,8 @@ export interface TccActivityConfig {
   baseUrl: string | (() => string);
   /** Per-request timeout (default 5s). */
   requestTimeoutMs?: number;
+  /** The key requests are signed with (default: SETTLE_TCC_KEY or this install's key file). */
+  key?: Buffer;
 }
 
 export interface TccCall {
@@ -34,17 +37,25 @@ export interface TccAnswer {
 export function createTccActivities(config: TccActivityConfig) {
   const base = (): string =>
     (typeof config.baseUrl === 'function' ? config.baseUrl() : config.baseUrl).replace(/\/$/, '');
+  let key: Buffer | undefined = config.key;
   async function call(op: 'try' | 'confirm' | 'cancel', body: object): Promise<TccAnswer> {
+    key ??= tccKey();
     let signal: AbortSignal = AbortSignal.timeout(config.requestTimeoutMs ?? 5000);
     try {
       signal = AbortSignal.any([signal, Context.current().cancellationSignal]);
     } catch {
       /* not inside an activity */
     }
-    const res = await fetch(`${base()}/v1/${op}`, {
+    const path = `/v1/${op}`;
+    const text0 = JSON.stringify(body);
+    // Signed per attempt (fresh timestamp and nonce): a Temporal retry is a new request to the server.
+    const res = await fetch(`${base()}${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+      headers: {
+        'content-type': 'application/json',
+        ...signTccRequest(key, { method: 'POST', path, body: text0 }),
+      },
+      body: text0,
       signal,
     });
     const text = await res.text();

@@ -6,7 +6,7 @@ import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { BENCH_TASK_QUEUES, sagaProgressQuery } from '../shared';
-import type { BenchInput } from '../workflows/bench';
+import type { BenchInput } from './workflows';
 import type { Rig } from './rig';
 
 export interface MemoryResult {

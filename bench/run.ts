@@ -14,7 +14,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEmbeddedPostgres } from '../services/postgres';
 import { freePort } from '../services/processes';
-import { WORKFLOWS_PATH } from '../workers';
+import { BENCH_WORKFLOWS_PATH } from './workers';
 import { WORKFLOW_METRICS_MODULE } from '../workers/metrics';
 import { renderChart } from './chart';
 import { Measurement, type Row } from './measure';
@@ -397,9 +397,10 @@ async function main(): Promise<void> {
         maxConnections: 600,
         maxPreparedTransactions: 1000,
       }))(),
-    // As the production worker runs it: with Settle's workflow metrics interceptor (workers/index.ts).
+    // As the production worker runs it (with Settle's workflow metrics interceptor, workers/index.ts), plus the
+    // bench-only workflows (bench/workflows.ts), which production workers do not register.
     bundleWorkflowCode({
-      workflowsPath: WORKFLOWS_PATH,
+      workflowsPath: BENCH_WORKFLOWS_PATH,
       workflowInterceptorModules: [WORKFLOW_METRICS_MODULE],
       logger: new DefaultLogger('ERROR'),
     }),

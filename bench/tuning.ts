@@ -2,7 +2,7 @@
 // (`--tuning default,wal,wal+eager`). Every row of the docs' tuning table is one of these names.
 import { CLI_DEFAULTS, TUNED_DYNAMIC_CONFIG } from '../services/dev-server-tuning';
 import type { WorkerSetOptions } from '../workers';
-import type { BenchStep } from '../workflows/bench';
+import type { BenchStep } from './workflows';
 
 export interface Tuning {
   name: string;

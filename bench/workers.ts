@@ -2,12 +2,15 @@
 // queue) plus one worker per bench queue for the no-I/O activities. Used by the bench process and by every
 // extra worker process it spawns, so both run exactly the same thing.
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
-import { createBenchActivities } from '../activities/bench';
+import { createBenchActivities } from './activities';
 import { createTccActivities } from '../activities/tcc';
 import type { Pools } from '../services/db';
 import { BENCH_TASK_QUEUES } from '../shared';
 import { activitiesFor, createWorkers, runWorkers, shutdownWorkers, type QueueKey } from '../workers';
 import type { Tuning } from './tuning';
+
+/** The bench's workflow bundle: the product's workflows plus bench/workflows.ts (never on production workers). */
+export const BENCH_WORKFLOWS_PATH = require.resolve('./workflows');
 
 export interface BenchWorkers {
   workers: Worker[];
@@ -53,6 +56,8 @@ export async function startBenchWorkers(opts: {
     tuning: opts.tuning.worker,
     orchestration: local,
     queues: opts.queues,
+    // The bench workloads inject failures on purpose (failAt in their inputs).
+    faults: true,
     ...(opts.tccUrl ? { extraActivities: { tcc: createTccActivities({ baseUrl: opts.tccUrl }) } } : {}),
   });
   const orchestration = workers[0];

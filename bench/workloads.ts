@@ -21,7 +21,7 @@ import {
 import { withTransaction } from '../services/db';
 import { checkInvariants } from '../services/invariants';
 import { appendEvent } from '../services/wallet-events';
-import type { BenchInput, BenchOrderInput, BenchTwoPhaseInput } from '../workflows/bench';
+import type { BenchInput, BenchOrderInput, BenchTwoPhaseInput } from './workflows';
 import { BANK_SERVICES } from '../services/banks';
 import type { Rig } from './rig';
 

@@ -7,6 +7,13 @@
 //   - a confirm after a cancel, or a cancel after a confirm, is refused (409).
 // Every request is also logged in the tcc database (tcc_requests), duplicates included. Knows nothing of Temporal.
 //
+// Who may call (anyone on the host, and any web page, can reach a loopback port): every /v1 request must be
+// signed with the install's key (services/tcc-auth.ts: HMAC over method, path, body, timestamp and a nonce;
+// unsigned, expired, replayed or wrongly signed: 401), carry Content-Type application/json (anything else: 415,
+// so a web page cannot send it as a "simple" cross-site POST) and a Host naming this server (127.0.0.1 or
+// localhost with its port: 403 otherwise, which stops DNS rebinding). Amounts are whole cents, not 0, at most
+// maxAmountCents in size (SETTLE_TCC_MAX_AMOUNT_CENTS, default 1,000,000,000.00). Refused requests change nothing.
+//
 //   POST /v1/try      {workflowId, branch, bank, account, amountCents, expiresAt?, refuse?}
 //   POST /v1/confirm  {workflowId, branch, bank}
 //   POST /v1/cancel   {workflowId, branch, bank}
@@ -18,6 +25,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Pool } from 'pg';
 import { BANKS, ERR, TRANSFER_ERR, type BankId } from '../shared';
+import { tccKey, TccVerifier } from './tcc-auth';
 import { barrierAction, barrierCompensation, BarrierRejectedError } from './barrier';
 import { cancelReservation, confirmReservation, listReservations, tryReservation } from './banks';
 import type { Pools } from './db';
@@ -29,6 +37,26 @@ export interface TccServerOptions {
   port: number;
   host?: string;
   log?: (m: string) => void;
+  /** The signing key (default: SETTLE_TCC_KEY or this install's key file, services/tcc-auth.ts). */
+  key?: Buffer;
+  /** Extra Host header values accepted besides 127.0.0.1:<port> and localhost:<port> (a cluster's service name). */
+  allowedHosts?: string[];
+  /** Largest |amountCents| of one try (default SETTLE_TCC_MAX_AMOUNT_CENTS or 100,000,000,000). */
+  maxAmountCents?: number;
+  /** Honour the `refuse` fault switch (default: SETTLE_FAULTS=1, set by tests and the demo only). */
+  faults?: boolean;
+}
+
+/** Default business maximum of one TCC leg: 1,000,000,000.00 in cents. */
+export const DEFAULT_MAX_AMOUNT_CENTS = 100_000_000_000;
+
+function maxAmountFromEnv(): number {
+  const raw = process.env.SETTLE_TCC_MAX_AMOUNT_CENTS;
+  if (!raw) return DEFAULT_MAX_AMOUNT_CENTS;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new Error(`SETTLE_TCC_MAX_AMOUNT_CENTS must be a positive whole number, got '${raw}'`);
+  return n;
 }
 
 export interface TccServer {
@@ -74,7 +102,7 @@ function parseCall(doc: Record<string, unknown>): CallBody {
   return { workflowId, branch, bank: bank as BankId };
 }
 
-function parseTry(doc: Record<string, unknown>): TryBody {
+function parseTry(doc: Record<string, unknown>, maxAmountCents: number, faults: boolean): TryBody {
   const call = parseCall(doc);
   const { account, amountCents, expiresAt, refuse } = doc;
   if (typeof account !== 'string' || !ACCOUNT_RE.test(account))
@@ -85,6 +113,12 @@ function parseTry(doc: Record<string, unknown>): TryBody {
       ERR.invalidInput,
       'amountCents must be a non-zero whole number (negative: debit)',
     );
+  if (Math.abs(amountCents) > maxAmountCents)
+    throw new HttpError(
+      400,
+      ERR.invalidInput,
+      `amountCents is beyond the maximum of ${maxAmountCents} per leg`,
+    );
   if (expiresAt !== undefined && (typeof expiresAt !== 'string' || Number.isNaN(Date.parse(expiresAt))))
     throw new HttpError(400, ERR.invalidInput, 'expiresAt must be an ISO date');
   return {
@@ -92,11 +126,12 @@ function parseTry(doc: Record<string, unknown>): TryBody {
     account,
     amountCents,
     expiresAt,
-    refuse: refuse === true,
+    // The fault switch exists only where a test or demo turned it on.
+    refuse: faults && refuse === true,
   };
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -104,8 +139,12 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
     if (size > 64 * 1024) throw new HttpError(413, ERR.invalidInput, 'request body too large');
     chunks.push(chunk as Buffer);
   }
+  return Buffer.concat(chunks);
+}
+
+function parseJson(raw: Buffer): Record<string, unknown> {
   try {
-    const doc: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    const doc: unknown = JSON.parse(raw.toString('utf8') || '{}');
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error('not an object');
     return doc as Record<string, unknown>;
   } catch {
@@ -123,7 +162,25 @@ const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 export const reservationId = (workflowId: string, branch: string): string => `${workflowId}/${branch}`;
 
-export function createTccHandler(opts: Pick<TccServerOptions, 'pools' | 'log'>) {
+type HandlerOptions = Pick<TccServerOptions, 'pools' | 'log' | 'key' | 'maxAmountCents' | 'faults'> & {
+  /** Host header values this server answers to. */
+  hosts: string[];
+};
+
+export function createTccHandler(opts: HandlerOptions) {
+  const verifier = new TccVerifier(opts.key ?? tccKey());
+  const maxAmountCents = opts.maxAmountCents ?? maxAmountFromEnv();
+  const faults = opts.faults ?? process.env.SETTLE_FAULTS === '1';
+  const hosts = new Set(opts.hosts.map((h) => h.toLowerCase()));
+  /** Host, content type and signature, before anything is read from the database or written to it. */
+  function admit(req: IncomingMessage, path: string, raw: Buffer): void {
+    if (!hosts.has((req.headers.host ?? '').toLowerCase()))
+      throw new HttpError(403, 'ForbiddenHost', `Host '${req.headers.host ?? ''}' is not this server`);
+    if (req.method === 'POST' && !/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? ''))
+      throw new HttpError(415, 'UnsupportedMediaType', 'Content-Type must be application/json');
+    const verdict = verifier.verify({ method: req.method ?? '', path, body: raw, headers: req.headers });
+    if (!verdict.ok) throw new HttpError(401, 'Unauthorized', verdict.reason);
+  }
   const bankPool = (bank: BankId): Pool => (bank === 'bank-a' ? opts.pools.bank_a : opts.pools.bank_b);
   // Barrier keys: the workflow id is the global transaction id; try and cancel share the branch key (so a cancel
   // finds its try, or records that it came first); confirm has its own.
@@ -184,6 +241,8 @@ export function createTccHandler(opts: Pick<TccServerOptions, 'pools' | 'log'>) 
     let doc: Record<string, unknown> = {};
     try {
       if (req.method === 'GET' && url.pathname === '/health') return send(200, { ok: true });
+      const raw = await readBody(req);
+      admit(req, req.url ?? '/', raw);
       if (req.method === 'GET' && url.pathname === '/v1/reservations') {
         const wf = url.searchParams.get('workflowId') ?? '';
         if (!ID_RE.test(wf))
@@ -201,10 +260,10 @@ export function createTccHandler(opts: Pick<TccServerOptions, 'pools' | 'log'>) 
       if (!m) throw new HttpError(404, 'NotFound', `no route ${req.method} ${url.pathname}`);
       if (req.method !== 'POST') throw new HttpError(405, ERR.invalidInput, `${url.pathname} takes POST`);
       op = m[1] as 'try' | 'confirm' | 'cancel';
-      doc = await readJson(req);
+      doc = parseJson(raw);
       const answer =
         op === 'try'
-          ? await tryOp(parseTry(doc))
+          ? await tryOp(parseTry(doc, maxAmountCents, faults))
           : op === 'confirm'
             ? await confirmOp(parseCall(doc))
             : await cancelOp(parseCall(doc));
@@ -225,9 +284,11 @@ export function createTccHandler(opts: Pick<TccServerOptions, 'pools' | 'log'>) 
 }
 
 export async function startTccServer(opts: TccServerOptions): Promise<TccServer> {
-  const handler = createTccHandler(opts);
+  const key = opts.key ?? tccKey();
+  const ready: { handler?: ReturnType<typeof createTccHandler> } = {};
   const server: Server = createServer((req, res) => {
-    handler(req, res).catch((err: Error) => {
+    if (!ready.handler) return void res.writeHead(503).end();
+    ready.handler(req, res).catch((err: Error) => {
       opts.log?.(`tcc: ${err.message}`);
       if (!res.headersSent) res.writeHead(500);
       res.end();
@@ -244,6 +305,12 @@ export async function startTccServer(opts: TccServerOptions): Promise<TccServer>
     });
   });
   const port = (server.address() as AddressInfo).port;
+  // The Host values are known once the port is (port 0 picks one).
+  ready.handler = createTccHandler({
+    ...opts,
+    key,
+    hosts: [`127.0.0.1:${port}`, `localhost:${port}`, `${host}:${port}`, ...(opts.allowedHosts ?? [])],
+  });
   return {
     url: `http://${host}:${port}`,
     port,

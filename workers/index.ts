@@ -1,6 +1,6 @@
 // One Worker per task queue: each participant service's activities on its own queue (next to its database),
 // and the workflows on the orchestration queue. The demo hosts them all in one process; production runs
-// them as separate processes (`workers/main.ts --queues ...`) with as many replicas as needed.
+// them as separate processes (`settle worker --queues ...`, workers/main.ts) with as many replicas as needed.
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import {
@@ -10,7 +10,10 @@ import {
   createPaymentsActivities,
 } from '../activities/shop';
 import type { FaultHooks } from '../activities/branch';
+import { faultsEnabledFromEnv, ignoreFaultSwitches } from '../activities/faults';
 import { createChoreographyActivities } from '../activities/choreography';
+import { createRelaySourceActivities } from '../activities/outbox-relay';
+import { createTransferNoticeActivities } from '../activities/transfer-notices';
 import { createBankActivities, createOutboxActivities } from '../activities/banks';
 import { createTccActivities } from '../activities/tcc';
 import { createTripActivities } from '../activities/trip';
@@ -32,6 +35,11 @@ export interface WorkerSetOptions {
   /** Pre-built workflow bundle (tests and the bench build it once). */
   workflowBundle?: WorkerOptions['workflowBundle'];
   hooks?: FaultHooks;
+  /**
+   * Honour fault injection (hooks, and the failAt/voteNo/refuse switches in activity inputs). Default:
+   * SETTLE_FAULTS=1 (tests and the demo); production workers leave it off (activities/faults.ts).
+   */
+  faults?: boolean;
   /** Extra activities per queue (later patterns register theirs here). */
   extraActivities?: Partial<Record<QueueKey, object>>;
   tuning?: Partial<
@@ -44,6 +52,7 @@ export interface WorkerSetOptions {
       | 'workflowTaskPollerBehavior'
       | 'activityTaskPollerBehavior'
       | 'nonStickyToStickyPollRatio'
+      | 'shutdownGraceTime'
     >
   >;
   /** Extra options for the orchestration worker (interceptors, sinks). */
@@ -74,13 +83,19 @@ export function activitiesFor(queue: QueueKey, pools: Pools, hooks?: FaultHooks)
         ...createChoreographyActivities('payments', pools.payments),
       };
     case 'notifications':
-      return createNotificationsActivities(pools.notifications, hooks);
+      return {
+        ...createNotificationsActivities(pools.notifications, hooks),
+        ...createTransferNoticeActivities(pools.notifications), // the transfer relay's consumer
+      };
     case 'bankA':
       return createBankActivities(pools.bank_a, hooks);
     case 'bankB':
       return createBankActivities(pools.bank_b, hooks);
     case 'outbox':
-      return createOutboxActivities(pools.outbox, hooks);
+      return {
+        ...createOutboxActivities(pools.outbox, hooks),
+        ...createRelaySourceActivities(pools.outbox, 'outbox_events'), // the transfer relay's source
+      };
     case 'tcc':
       // The TCC participant server (started with the stack); tests override this with their own server's URL.
       return createTccActivities({
@@ -121,7 +136,12 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
       );
       continue;
     }
-    const activities = { ...activitiesFor(q, opts.pools, opts.hooks), ...opts.extraActivities?.[q] };
+    const faults = opts.faults ?? faultsEnabledFromEnv();
+    const all = {
+      ...activitiesFor(q, opts.pools, faults ? opts.hooks : undefined),
+      ...opts.extraActivities?.[q],
+    };
+    const activities = faults ? all : ignoreFaultSwitches(all);
     if (Object.keys(activities).length === 0) continue;
     workers.push(await Worker.create({ ...base, activities: activities }));
   }

@@ -1,9 +1,12 @@
-// Barrel for the worker's workflowsPath: every workflow type the orchestration worker runs.
+// Barrel for the worker's workflowsPath: every workflow type the production orchestration worker runs, and
+// nothing else. Generic coordinators (twoPhaseCommit: any participants, any ops) and the bench's workflows would
+// let anyone who can start a workflow move money without a business check, so they are not registered here:
+// the bench bundles bench/workflows.ts, which adds them.
 export { orderSaga } from './order-saga';
 export { tripSaga } from './trip-saga';
-export { choreographedOrder, outboxRelay } from './choreography';
-export { benchBaseline, benchEngineSaga, benchOrderSaga, benchParkedSaga, benchTwoPhase } from './bench';
-export { inDoubtSweeper, twoPhaseCommit } from './two-phase';
+export { choreographedOrder } from './choreography';
+export { outboxRelay, relaySupervisor } from './relay';
+export { inDoubtSweeper } from './two-phase';
 export { transfer2pc, transferK } from './transfer-2pc';
 export { transfer3pc } from './three-phase';
 export { transferTcc } from './tcc';

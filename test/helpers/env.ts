@@ -1,5 +1,6 @@
 // Test environments on the real Temporal binaries (located by scripts/bootstrap.js, never downloaded).
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { randomBytes } from 'node:crypto';
 import {
   bundleWorkflowCode,
   DefaultLogger,
@@ -8,6 +9,12 @@ import {
 } from '@temporalio/worker';
 import { temporalBinaries } from '../../services/tools';
 import { WORKFLOWS_PATH } from '../../workers';
+
+// Test processes: a TCC signing key of their own (so no test writes into the checkout's .data), and the
+// fault-injection switches on (tests inject faults on purpose; production workers ignore them, see
+// activities/faults.ts). A test that plays production passes `faults: false` explicitly.
+process.env.SETTLE_TCC_KEY ||= randomBytes(32).toString('hex');
+process.env.SETTLE_FAULTS ||= '1';
 
 let runtimeInstalled = false;
 export function quietRuntime(): void {

@@ -2,7 +2,7 @@
 // free ports and in a temporary directory, so they never touch (or collide with) a running `npm start`.
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../services/processes';
@@ -12,6 +12,8 @@ import { quietRuntime, workflowBundle } from './env';
 
 export interface TestStack {
   stack: Stack;
+  /** The stack's data directory (secrets, Temporal history): private to this process's user. */
+  dataDir: string;
   client: Client;
   nativeConnection: NativeConnection;
   /** Start a set of workers; stop them with the returned function. */
@@ -30,7 +32,6 @@ export async function startTestStack(
 ): Promise<TestStack> {
   if (!opts.ownRuntime) quietRuntime();
   const dataDir = mkdtempSync(join(tmpdir(), 'settle-test-'));
-  chmodSync(dataDir, 0o755); // the embedded server runs as 'postgres' when we are root
   const stack = await startStack({
     dataDir,
     databaseUrl: process.env.SETTLE_TEST_DATABASE_URL || undefined,
@@ -47,6 +48,7 @@ export async function startTestStack(
   const running: (() => Promise<void>)[] = [];
   return {
     stack,
+    dataDir,
     client,
     nativeConnection,
     async startWorkers(extra = {}) {

@@ -19,6 +19,7 @@ import {
 import type { transferTcc } from '../../workflows';
 import { timeSkippingEnv, uniqueId, workflowBundle } from '../helpers/env';
 import { startTestStack, type TestStack } from '../helpers/stack';
+import { postTcc } from '../helpers/tcc';
 import { assertSettled, balance, waitFor } from '../helpers/transfers';
 
 const ALICE = { bank: 'bank-a', account: 'alice' } as const;
@@ -53,17 +54,8 @@ describe('TCC over HTTP (dev server + PostgreSQL + the participant server)', () 
       workflowId: transferWorkflowId(i.ref),
       args: [i],
     });
-  async function post(
-    op: string,
-    body: object,
-  ): Promise<{ status: number; doc: { state?: string; error?: string } }> {
-    const res = await fetch(`${server.url}/v1/${op}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, doc: (await res.json()) as { state?: string; error?: string } };
-  }
+  // Signed as the TCC activities sign their calls (the server refuses unsigned requests).
+  const post = (op: string, body: object) => postTcc(server.url, op, body);
 
   it('try + confirm moves the money; reservations end confirmed', async () => {
     const { pools } = t.stack;

@@ -20,7 +20,7 @@ import type {
   BenchOrdersActivities,
   BenchPaymentsActivities,
   BenchStepInput,
-} from '../activities/bench';
+} from './activities';
 import type {
   InventoryActivities,
   NotificationsActivities,
@@ -37,8 +37,8 @@ import {
   type ParticipantSpec,
   type SagaResult,
 } from '../shared';
-import { defineSaga, runSaga } from './saga';
-import { runTwoPhase } from './two-phase';
+import { defineSaga, runSaga } from '../workflows/saga';
+import { runTwoPhase } from '../workflows/two-phase';
 
 /** The steps that can be moved to local activities ('confirm' is the orders service's last write). */
 export type BenchStep = OrderStep | 'confirm';
@@ -322,3 +322,7 @@ export interface BenchTwoPhaseInput {
 export async function benchTwoPhase(input: BenchTwoPhaseInput): Promise<CoordinatorState> {
   return runTwoPhase(input.participants, { businessKey: input.ref });
 }
+
+// The bench bundle (BENCH_WORKFLOWS_PATH) runs the product's workflows as well; only the bench registers these.
+export * from '../workflows';
+export { twoPhaseCommit } from '../workflows/two-phase';
