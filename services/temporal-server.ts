@@ -6,7 +6,7 @@ import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { SEARCH_ATTRIBUTES } from '../shared';
 import { devServerTuningArgs } from './dev-server-tuning';
-import { reapStale, stopProcess, writePidFile } from './processes';
+import { childEnv, reapStale, stopProcess, writePidFile } from './processes';
 import { temporalBinaries } from './tools';
 
 export interface DevServerOptions {
@@ -73,7 +73,11 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
   args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true');
 
   const log = openSync(join(opts.dataDir, 'temporal.log'), 'a');
-  const child = spawn(temporalBinaries().temporal, args, { stdio: ['ignore', log, log], detached: true });
+  const child = spawn(temporalBinaries().temporal, args, {
+    stdio: ['ignore', log, log],
+    detached: true,
+    env: childEnv(), // no secrets of the host in the server's environment
+  });
   if (child.pid === undefined) throw new Error('could not start the Temporal dev server');
   writePidFile(pidFile, child.pid);
   // Its own process group (detached): a terminal's Ctrl-C reaches only the host, which stops the workers first
@@ -81,8 +85,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
   let exited: string | undefined;
   const exitedPromise = new Promise<string>((resolve) =>
     child.once('exit', (code, signal) => {
-      exited = `exited with ${signal ? `signal ${signal}` : `code ${code}`}`;
-      resolve(exited);
+      const how = signal ? `signal ${signal}` : `code ${code}`;
+      exited = `exited with ${how}`;
+      resolve(how);
     }),
   );
 

@@ -1,5 +1,7 @@
 // Hosts the whole local deployment in one process: the stack (PostgreSQL + Temporal dev server, or external
-// ones) and every worker. `npm start`, the demo and the benchmark use it.
+// ones) and every worker (or none: `npm start -- --no-workers`, when `settle worker` processes serve the queues).
+// `npm start`, the demo and the benchmark use it. It supervises the servers it started (workers/supervisor.ts) and
+// stops in dependency order: workers drained first, then the TCC server, then Temporal, then PostgreSQL.
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, type Worker } from '@temporalio/worker';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -11,19 +13,25 @@ import {
   startCodecServer,
 } from '../services/codec';
 import { startStack, type Stack } from '../services/stack';
-import { createWorkers, runWorkers, shutdownWorkers, type WorkerSetOptions } from './index';
+import { createWorkers, shutdownWorkers, type WorkerSetOptions } from './index';
 import { ensureRelays } from './relays';
 import { ensureSweeperScheduleAt } from './in-doubt';
 import { startTccServer } from '../services/tcc-server';
 import { installRuntime, startTransactionGauges } from './metrics';
+import { stackServers, superviseServers, type Supervisor } from './supervisor';
 
 export interface HostedStack {
   stack: Stack;
   connection: NativeConnection;
   workers: Worker[];
   info: StackInfo;
-  /** Resolves when the workers stop (after shutdown() or a fatal error). */
+  /**
+   * Resolves when the workers stop (after shutdown()); rejects on a fatal error: a worker failed, or a server
+   * died and could not be restarted.
+   */
   running: Promise<void>;
+  /** The crashed-server restarts (undefined when supervision is off). */
+  supervisor?: Supervisor;
   shutdown(): Promise<void>;
 }
 
@@ -39,7 +47,7 @@ function quietRuntime(metricsPort: number | undefined, log: (m: string) => void)
 }
 
 /** Payload encryption when SETTLE_ENCRYPTION_KEY is set (services/codec.ts); a bad key fails start-up. */
-function codecFromEnv(): AesGcmCodec | undefined {
+export function codecFromEnv(): AesGcmCodec | undefined {
   try {
     return AesGcmCodec.fromEnv(process.env);
   } catch (err) {
@@ -55,6 +63,12 @@ export async function hostStack(
     writeStackFile?: boolean;
     /** Serve Prometheus metrics on SETTLE_METRICS_PORT (default true). */
     metrics?: boolean;
+    /** Run the workers in this process (default true); false: the servers alone, for `settle worker` processes. */
+    workers?: boolean;
+    /** Restart a crashed server with backoff (default true). */
+    supervise?: boolean;
+    /** Backoff of the supervisor (tests shorten it). */
+    supervisorBackoffMs?: number;
   } = {},
 ): Promise<HostedStack> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`[settle] ${m}\n`));
@@ -83,14 +97,31 @@ export async function hostStack(
   const namespace = external?.namespace ?? stack.temporal.namespace;
   const dataConverter = encryptionDataConverter(codec);
   if (codec) log(`payload encryption on (key id ${codec.keyId ?? 'none: decode only'})`);
-  const workers = await createWorkers({
-    connection,
-    namespace,
-    pools: stack.pools,
-    ...(dataConverter ? { dataConverter } : {}),
-    ...opts.workerOptions,
-  });
-  const running = runWorkers(workers);
+  const workers =
+    opts.workers === false
+      ? []
+      : await createWorkers({
+          connection,
+          namespace,
+          pools: stack.pools,
+          ...(dataConverter ? { dataConverter } : {}),
+          ...opts.workerOptions,
+        });
+  let giveUp: (err: Error) => void = () => undefined;
+  const fatal = new Promise<never>((_, reject) => (giveUp = reject));
+  fatal.catch(() => undefined);
+  const supervisor =
+    opts.supervise === false
+      ? undefined
+      : superviseServers(stackServers(stack), {
+          log,
+          onGiveUp: (err) => giveUp(err),
+          ...(opts.supervisorBackoffMs ? { initialBackoffMs: opts.supervisorBackoffMs } : {}),
+        });
+  let stopRequested: () => void = () => undefined;
+  const stopped = new Promise<void>((r) => (stopRequested = r));
+  const drained = workers.length ? drainAll(workers) : stopped;
+  const running = Promise.race([drained, fatal]);
   await ensureRelays(external ? external.connectionOptions : { address: stack.temporal.address }, namespace);
   // 2PC/3PC in-doubt recovery on a Temporal Schedule, and the TCC participant server (HTTP) the tcc activities call.
   await ensureSweeperScheduleAt(
@@ -122,15 +153,28 @@ export async function hostStack(
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>
     (stopping ??= (async () => {
+      // Workers first, while Temporal and PostgreSQL are still up to take their last completions.
+      if (workers.length) log(`stopping ${workers.length} workers (draining in-flight tasks)`);
       shutdownWorkers(workers);
+      stopRequested();
       await extras.stop();
-      await running.catch((e: Error) => log(`worker stopped with error: ${e.message}`));
+      await drained.catch((e: Error) => log(`worker stopped with error: ${e.message}`));
+      if (workers.length) log('workers stopped');
       await tcc?.close();
       await connection.close().catch(() => undefined);
       if (opts.writeStackFile !== false) rmSync(STACK_FILE, { force: true });
+      log('stopping the servers');
+      await supervisor?.stopAll();
       await stack.stop();
     })());
-  return { stack, connection, workers, info, running, shutdown };
+  return { stack, connection, workers, info, running, shutdown, ...(supervisor ? { supervisor } : {}) };
+}
+
+/** Every worker's run() settled (one failing does not cut the others' drain short); rejects with the first error. */
+async function drainAll(workers: Worker[]): Promise<void> {
+  const results = await Promise.allSettled(workers.map((w) => w.run()));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /**
