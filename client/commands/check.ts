@@ -1,4 +1,5 @@
-// `settle check`: the consistency invariants, verified directly on every participant database.
+// `settle check`: the consistency invariants, verified directly on every participant database, each database
+// read in one REPEATABLE READ READ ONLY snapshot (services/invariants.ts).
 import { closePools, createPools } from '../../services/db';
 import { checkInvariants } from '../../services/invariants';
 import { CliError, EXIT, type Command } from '../cli-kit';
@@ -7,10 +8,14 @@ import { databaseUrl } from '../config';
 export const check: Command = {
   name: 'check',
   summary:
-    'Verify the invariants on the databases: money conserved, stock conserved, orders settled, no prepared transaction left.',
-  usage: 'check [--json]',
-  examples: ['settle check', 'settle check --json   # exit 1 when any invariant is violated'],
-  options: {},
+    'Verify the invariants on the databases: money conserved (wallets, banks), wallets equal their replay, stock conserved, orders settled, no stranded TCC hold, outbox exactly once, no prepared transaction left.',
+  usage: 'check [--quiesced] [--json]',
+  examples: [
+    'settle check',
+    'settle check --json       # exit 1 when any invariant is violated',
+    'settle check --quiesced   # nothing is running: a hold, a pending order or an undelivered event is stranded',
+  ],
+  options: { quiesced: { type: 'boolean' } },
   async run(ctx) {
     const url = databaseUrl();
     if (!url)
@@ -20,7 +25,9 @@ export const check: Command = {
       );
     const pools = createPools(url, { max: 2 });
     try {
-      const report = await checkInvariants(pools).catch((err: Error & { code?: string }) => {
+      const report = await checkInvariants(pools, undefined, {
+        quiesced: ctx.values.quiesced === true,
+      }).catch((err: Error & { code?: string }) => {
         if (err.code === 'ECONNREFUSED')
           throw new CliError(
             `cannot reach PostgreSQL: is the stack running ('npm start')?`,

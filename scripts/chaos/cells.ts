@@ -1,0 +1,99 @@
+// The matrix: every fault at every point of every pattern, each an addressable cell
+// (`--pattern 2pc-2 --fault late-commit --at prepare:bank-b`), and the quick sample run inside `npm test`.
+import { PATTERNS, SPECS, type PatternName } from './patterns';
+
+export const FAULTS = [
+  'kill-before',
+  'kill-after',
+  'late-commit',
+  'duplicate',
+  'compensation-fails',
+  'cancel',
+  'reset',
+  'same-id',
+  'pg-restart',
+  'temporal-restart',
+  'power-loss',
+] as const;
+export type FaultName = (typeof FAULTS)[number];
+
+export interface Cell {
+  pattern: PatternName;
+  fault: FaultName;
+  at: string;
+}
+
+/** Faults injected at each point (forward and undo) of a pattern. */
+const POINT_FAULTS: FaultName[] = [
+  'kill-before',
+  'kill-after',
+  'late-commit',
+  'duplicate',
+  'cancel',
+  'reset',
+  'pg-restart',
+  'temporal-restart',
+  'power-loss',
+];
+const SAGAS: PatternName[] = ['order', 'trip'];
+
+export function cellsOf(pattern: PatternName): Cell[] {
+  const spec = SPECS[pattern];
+  const points = [...spec.forward, ...spec.undo];
+  const cells: Cell[] = [];
+  for (const fault of POINT_FAULTS) for (const at of points) cells.push({ pattern, fault, at });
+  if (SAGAS.includes(pattern)) {
+    // A compensation that keeps failing parks the saga; the operator resolves it by retry, skip or abort.
+    for (const at of spec.undo)
+      for (const how of ['retry', 'skip'] as const)
+        cells.push({ pattern, fault: 'compensation-fails', at: `${at}/${how}` });
+    cells.push({ pattern, fault: 'compensation-fails', at: `${spec.undo[0]}/abort` });
+  }
+  cells.push({ pattern, fault: 'same-id', at: 'start' });
+  return cells;
+}
+
+export const ALL_CELLS: Cell[] = PATTERNS.flatMap(cellsOf);
+
+/**
+ * The quick sample (`--quick`, test/chaos): every pattern and every fault kind at least once, at the point
+ * where the fault means most (an undo point, a commit after the decision).
+ */
+export const QUICK_CELLS: Cell[] = [
+  { pattern: 'order', fault: 'kill-after', at: 'charge' },
+  { pattern: 'order', fault: 'late-commit', at: 'reserve' },
+  { pattern: 'order', fault: 'compensation-fails', at: 'undo:charge/retry' },
+  { pattern: 'order', fault: 'cancel', at: 'charge' },
+  { pattern: 'order', fault: 'same-id', at: 'start' },
+  { pattern: 'trip', fault: 'duplicate', at: 'pay' },
+  { pattern: 'trip', fault: 'compensation-fails', at: 'undo:hotel/skip' },
+  { pattern: '2pc-2', fault: 'kill-before', at: 'commit:bank-b' },
+  { pattern: '2pc-2', fault: 'pg-restart', at: 'commit:bank-a' },
+  { pattern: '2pc-2', fault: 'late-commit', at: 'prepare:bank-b' },
+  { pattern: '2pc-4', fault: 'reset', at: 'commit:p1-bank-a' },
+  { pattern: 'tcc', fault: 'duplicate', at: 'cancel:debit' },
+  { pattern: 'tcc', fault: 'temporal-restart', at: 'confirm:credit' },
+  { pattern: '3pc', fault: 'kill-after', at: 'pre-commit:bank-a' },
+  { pattern: 'choreography', fault: 'power-loss', at: 'deliver:StockReserved' },
+];
+
+export const cellName = (c: Cell): string => `${c.pattern} ${c.fault} ${c.at}`;
+
+/** The command that reruns one cell. */
+export const rerunCommand = (c: Cell): string =>
+  `npm run chaos -- --pattern ${c.pattern} --fault ${c.fault} --at ${c.at}`;
+
+export function selectCells(filter: {
+  pattern?: string;
+  fault?: string;
+  at?: string;
+  quick?: boolean;
+}): Cell[] {
+  const base = filter.quick ? QUICK_CELLS : ALL_CELLS;
+  return base.filter(
+    (c) =>
+      (!filter.pattern || c.pattern === filter.pattern) &&
+      (!filter.fault || c.fault === filter.fault) &&
+      (!filter.at || c.at === filter.at),
+  );
+}

@@ -1,0 +1,230 @@
+// One cell: start the pattern's workflow with the fault armed at its point, inject the fault when the worker
+// reaches the point, let everything settle, then read the invariants straight from the databases (one snapshot
+// per database, every cell's data included: the invariants are global).
+import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { checkInvariants } from '../../services/invariants';
+import { resolveCompensationUpdate, sagaProgressQuery, type OperatorAction } from '../../shared';
+import type { Cell } from './cells';
+import { endingOf, SPECS, type PatternSpec } from './patterns';
+import type { ArmedFault } from './protocol';
+import { until, type ChaosStack } from './stack';
+
+export interface CellResult extends Cell {
+  passed: boolean;
+  violations: string[];
+  quiesce_ms: number;
+  ms: number;
+}
+
+export interface DriveOptions {
+  /** Upper bound for the run to close, and again for the invariants to hold after it closed. */
+  closeTimeoutMs: number;
+  quiesceTimeoutMs: number;
+  /** Extra harness checks (e.g. the trip resources the harness added), run with the invariants. */
+  extraChecks?: (st: ChaosStack) => Promise<string[]>;
+  /**
+   * Violations earlier cells on this stack already reported: the invariants are global, so a cell is charged
+   * only with the violations that appeared during it. New ones are added here.
+   */
+  known: Set<string>;
+}
+
+const HOLD_FAULTS = new Set(['cancel', 'reset', 'pg-restart', 'temporal-restart', 'power-loss']);
+
+function armedFor(cell: Cell, spec: PatternSpec): ArmedFault | undefined {
+  const [at, how] = cell.at.split('/');
+  switch (cell.fault) {
+    case 'kill-before':
+    case 'kill-after':
+    case 'duplicate':
+      return { behaviour: cell.fault, at: at! };
+    case 'late-commit':
+      return { behaviour: 'late', at: at!, delayMs: spec.lateMs(at!) };
+    case 'compensation-fails':
+      return { behaviour: 'fail', at: at!, effectFirst: how === 'skip' };
+    case 'same-id':
+      return undefined;
+    default:
+      return { behaviour: 'hold', at: at! };
+  }
+}
+
+async function firstWorkflowTaskCompleted(handle: WorkflowHandle): Promise<number> {
+  const history = await handle.fetchHistory();
+  const e = history.events?.find((x) => x.workflowTaskCompletedEventAttributes);
+  if (!e?.eventId) throw new Error('no completed workflow task to reset to');
+  return Number(e.eventId);
+}
+
+async function cancelRequestSeen(handle: WorkflowHandle): Promise<boolean> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const i = events.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
+  return i >= 0 && events.slice(i + 1).some((e) => e.workflowTaskCompletedEventAttributes);
+}
+
+/** Inject the fault once the worker reached the point; returns the handle of the run to wait for. */
+async function inject(
+  st: ChaosStack,
+  cell: Cell,
+  wf: string,
+  handle: WorkflowHandle,
+): Promise<WorkflowHandle> {
+  await st.waitLine(`HIT ${wf} ${cell.at.split('/')[0]}`);
+  switch (cell.fault) {
+    case 'kill-before':
+    case 'kill-after':
+      await st.restartWorker();
+      return handle;
+    case 'cancel':
+      await handle.cancel();
+      await until('the workflow to react to the cancel', () => cancelRequestSeen(handle));
+      break;
+    case 'reset': {
+      const eventId = await firstWorkflowTaskCompleted(handle);
+      const desc = await handle.describe();
+      const r: { runId?: string | null } = await st.client.workflowService.resetWorkflowExecution({
+        namespace: st.client.options.namespace,
+        workflowExecution: { workflowId: wf, runId: desc.runId },
+        workflowTaskFinishEventId: eventId as unknown as never, // int64: protobufjs encodes a number
+        requestId: randomUUID(),
+        reason: 'chaos: reset to the first workflow task',
+      });
+      st.release(wf);
+      return st.client.workflow.getHandle(wf, r.runId ?? undefined);
+    }
+    case 'pg-restart':
+      await st.restartPostgres();
+      break;
+    case 'temporal-restart':
+      await st.restartTemporal();
+      break;
+    case 'power-loss':
+      await st.powerLoss();
+      break;
+    case 'compensation-fails':
+      await resolveParked(st, cell, handle);
+      break;
+    default:
+      break;
+  }
+  st.release(wf);
+  return handle;
+}
+
+async function resolveParked(st: ChaosStack, cell: Cell, handle: WorkflowHandle): Promise<void> {
+  const [at, how] = cell.at.split('/') as [string, OperatorAction];
+  await until('the saga to park in needs-operator', async () => {
+    const p = await handle.query(sagaProgressQuery);
+    return p.status === 'needs-operator';
+  });
+  // retry: the fault is cleared first (the operator fixed the cause); skip: the undo did commit (the operator
+  // verified it by hand); abort: the saga stops where it is.
+  if (how === 'retry') st.release(handle.workflowId);
+  await handle.executeUpdate(resolveCompensationUpdate, {
+    args: [
+      { action: how, step: at.replace(/^undo:/, ''), operator: 'chaos', reason: 'chaos: verified by hand' },
+    ],
+  });
+}
+
+async function sameId(
+  st: ChaosStack,
+  spec: PatternSpec,
+  id: string,
+  violations: string[],
+): Promise<WorkflowHandle> {
+  const twice = await Promise.allSettled([spec.start(st.client, id, {}), spec.start(st.client, id, {})]);
+  const started = twice.filter((t) => t.status === 'fulfilled');
+  const refused = twice.filter(
+    (t) => t.status === 'rejected' && t.reason instanceof WorkflowExecutionAlreadyStartedError,
+  );
+  if (started.length !== 1 || refused.length !== 1)
+    violations.push(`same id started concurrently: ${started.length} started, ${refused.length} refused`);
+  const first = (started[0] as PromiseFulfilledResult<WorkflowHandle> | undefined)?.value;
+  if (first) await first.result().catch(() => undefined);
+  // The SDK's default policy allows a new run once the first closed: the business id must not act twice.
+  return spec.start(st.client, id, { allowDuplicate: true });
+}
+
+const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
+  Promise.race([
+    p,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms).unref()),
+  ]);
+
+export async function driveCell(
+  st: ChaosStack,
+  cell: Cell,
+  id: string,
+  opts: DriveOptions,
+): Promise<CellResult> {
+  const spec = SPECS[cell.pattern];
+  const wf = spec.workflowId(id);
+  const t0 = Date.now();
+  const violations: string[] = [];
+  const armed = armedFor(cell, spec);
+  const base = cell.at.split('/')[0]!;
+  let injectedAt = t0;
+  try {
+    let handle: WorkflowHandle;
+    if (cell.fault === 'same-id') handle = await sameId(st, spec, id, violations);
+    else {
+      st.arm(wf, armed!);
+      handle = await spec.start(st.client, id, {
+        failing: spec.undo.includes(base) || cell.fault === 'compensation-fails',
+        giveUpFast: cell.fault === 'late-commit',
+      });
+      handle = await withTimeout(
+        inject(st, cell, wf, handle),
+        opts.closeTimeoutMs,
+        `fault point ${base} not reached`,
+      );
+    }
+    injectedAt = Date.now();
+    const result = await withTimeout(handle.result(), opts.closeTimeoutMs, 'the run did not close');
+    const ending = endingOf(result);
+    const how = cell.at.split('/')[1];
+    const allowed = how === 'abort' ? ['aborted'] : spec.endings;
+    if (!allowed.includes(ending))
+      violations.push(`ended '${ending}', expected one of ${allowed.join(', ')}`);
+    if (
+      armed &&
+      armed.behaviour !== 'kill-before' &&
+      armed.behaviour !== 'kill-after' &&
+      cell.fault !== 'power-loss'
+    )
+      await st.waitLine(`DONE ${wf} ${base}`, opts.closeTimeoutMs);
+  } catch (err) {
+    violations.push(`run: ${(err as Error).message.split('\n')[0]}`);
+  }
+  // Quiesce: the invariants must hold once every straggler (a late attempt, the in-doubt sweeper) is done.
+  let last: string[] = [];
+  const deadline = Date.now() + opts.quiesceTimeoutMs;
+  let quiesced = Date.now();
+  for (;;) {
+    last = (await readInvariants(st, opts)).filter((x) => !opts.known.has(x));
+    quiesced = Date.now();
+    if (last.length === 0 || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  violations.push(...last);
+  for (const x of last) opts.known.add(x);
+  return {
+    ...cell,
+    passed: violations.length === 0,
+    violations,
+    quiesce_ms: quiesced - injectedAt,
+    ms: Date.now() - t0,
+  };
+}
+
+async function readInvariants(st: ChaosStack, opts: DriveOptions): Promise<string[]> {
+  try {
+    const report = await checkInvariants(st.pools, undefined, { quiesced: true });
+    const out = report.checks.flatMap((c) => c.violations.map((d) => `${c.name}: ${d}`));
+    return [...out, ...((await opts.extraChecks?.(st)) ?? [])];
+  } catch (err) {
+    return [`invariants unreadable: ${(err as Error).message}`];
+  }
+}

@@ -1,0 +1,200 @@
+// One chaos stack per pattern run: embedded PostgreSQL and a persistent Temporal dev server on free loopback
+// ports in a temp directory, the TCC participant server, and a chaos worker process (scripts/chaos/worker.ts)
+// the driver can SIGKILL and start again. PostgreSQL and Temporal can be restarted or killed with it.
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { startEmbeddedPostgres, type PostgresHandle } from '../../services/postgres';
+import { freePort } from '../../services/processes';
+import { startStack, type Stack } from '../../services/stack';
+import { startTccServer, type TccServer } from '../../services/tcc-server';
+import type { DevServerHandle } from '../../services/temporal-server';
+import { WORKFLOWS_PATH } from '../../workers';
+import { WORKFLOW_METRICS_MODULE } from '../../workers/metrics';
+import { writeControl, type ArmedFault, type ControlFile } from './protocol';
+
+const ROOT = resolve(__dirname, '../..');
+
+export interface WorkerProc {
+  child: ChildProcess;
+  lines: string[];
+  exited: Promise<void>;
+}
+
+let bundlePath: string | undefined;
+async function workflowBundlePath(dir: string): Promise<string> {
+  if (bundlePath) return bundlePath;
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: [WORKFLOW_METRICS_MODULE],
+    logger: new DefaultLogger('ERROR'),
+  });
+  bundlePath = join(dir, 'workflows.js');
+  writeFileSync(bundlePath, bundle.code);
+  return bundlePath;
+}
+
+/** Poll until probe() is truthy; throws `what` after timeoutMs. */
+export async function until<T>(
+  what: string,
+  probe: () => T | Promise<T>,
+  timeoutMs = 60_000,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export class ChaosStack {
+  client!: Client;
+  private connection!: Connection;
+  private stack!: Stack;
+  private tcc!: TccServer;
+  postgres!: PostgresHandle;
+  temporal!: DevServerHandle;
+  worker?: WorkerProc;
+  readonly dir = mkdtempSync(join(tmpdir(), 'settle-chaos-'));
+  readonly controlPath = join(this.dir, 'faults.json');
+  private control: ControlFile = {};
+  private bundle = '';
+  /** Every worker output line since the start, across restarts. */
+  readonly lines: string[] = [];
+
+  get pools(): Stack['pools'] {
+    return this.stack.pools;
+  }
+
+  async start(): Promise<void> {
+    chmodSync(this.dir, 0o755); // the embedded server runs as 'postgres' when we are root
+    this.stack = await startStack({
+      dataDir: this.dir,
+      dbPrefix: 'chaos',
+      pgPort: await freePort(),
+      temporalPort: await freePort(),
+      persistent: true,
+    });
+    this.postgres = this.stack.postgres;
+    this.temporal = this.stack.temporal.server!;
+    this.tcc = await startTccServer({ pools: this.stack.pools, port: 0, host: '127.0.0.1' });
+    await this.connect();
+    writeControl(this.controlPath, {});
+    this.bundle = await workflowBundlePath(this.dir);
+    await this.spawnWorker();
+  }
+
+  private async connect(): Promise<void> {
+    this.connection = await Connection.connect({ address: this.stack.temporal.address });
+    this.client = new Client({ connection: this.connection, namespace: this.stack.temporal.namespace });
+  }
+
+  arm(workflowId: string, fault: ArmedFault): void {
+    this.control[workflowId] = fault;
+    writeControl(this.controlPath, this.control);
+  }
+
+  release(workflowId: string): void {
+    const f = this.control[workflowId];
+    if (f) this.arm(workflowId, { ...f, released: true });
+  }
+
+  /** Wait for a worker line (across restarts) starting with `prefix`. */
+  waitLine(prefix: string, timeoutMs = 60_000): Promise<string> {
+    return until(`worker line '${prefix}'`, () => this.lines.find((l) => l.startsWith(prefix)), timeoutMs);
+  }
+
+  async spawnWorker(): Promise<WorkerProc> {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/chaos/worker.ts')], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: {
+        ...process.env,
+        SETTLE_CHAOS_TEMPORAL: this.stack.temporal.address,
+        SETTLE_CHAOS_NAMESPACE: this.stack.temporal.namespace,
+        SETTLE_CHAOS_PG_URL: this.postgres.url,
+        SETTLE_CHAOS_DB_PREFIX: this.stack.dbPrefix,
+        SETTLE_CHAOS_BUNDLE: this.bundle,
+        SETTLE_CHAOS_CONTROL: this.controlPath,
+        SETTLE_TCC_URL: this.tcc.url,
+      },
+    });
+    const wp: WorkerProc = {
+      child,
+      lines: [],
+      exited: new Promise((r) => child.once('exit', () => r())),
+    };
+    createInterface({ input: child.stdout }).on('line', (l) => {
+      wp.lines.push(l);
+      this.lines.push(l);
+    });
+    this.worker = wp;
+    await until(
+      'the chaos worker to be ready',
+      () => {
+        if (child.exitCode !== null) throw new Error(`chaos worker exited with ${child.exitCode}`);
+        return wp.lines.includes('READY');
+      },
+      120_000,
+    );
+    return wp;
+  }
+
+  async killWorker(): Promise<void> {
+    const w = this.worker;
+    if (!w) return;
+    this.worker = undefined;
+    w.child.kill('SIGKILL');
+    await w.exited;
+  }
+
+  async restartWorker(): Promise<void> {
+    await this.killWorker();
+    await this.spawnWorker();
+  }
+
+  async restartPostgres(opts: { kill?: boolean } = {}): Promise<void> {
+    const { dataDir, port } = this.postgres;
+    if (!dataDir || !port) throw new Error('pg-restart needs the embedded PostgreSQL');
+    if (opts.kill && this.postgres.pid) process.kill(this.postgres.pid, 'SIGKILL');
+    if (opts.kill) await this.postgres.exited;
+    await this.postgres.stop();
+    this.postgres = await startEmbeddedPostgres({ dataDir, port });
+  }
+
+  async restartTemporal(opts: { kill?: boolean } = {}): Promise<void> {
+    if (opts.kill) process.kill(this.temporal.pid, 'SIGKILL');
+    else await this.temporal.stop();
+    await this.temporal.exited;
+    this.temporal = await this.temporal.restart();
+  }
+
+  /** Workers, PostgreSQL and Temporal SIGKILLed together, then the stack started again. */
+  async powerLoss(): Promise<void> {
+    const pids = [this.worker?.child.pid, this.postgres.pid, this.temporal.pid].filter(
+      (p): p is number => p !== undefined,
+    );
+    for (const p of pids) process.kill(p, 'SIGKILL');
+    await this.killWorker();
+    await this.restartPostgres();
+    await this.temporal.exited;
+    this.temporal = await this.temporal.restart();
+    await this.spawnWorker();
+  }
+
+  async stop(): Promise<void> {
+    await this.killWorker().catch(() => undefined);
+    await this.connection?.close().catch(() => undefined);
+    await this.tcc?.close().catch(() => undefined);
+    await this.temporal?.stop().catch(() => undefined);
+    await this.postgres?.stop().catch(() => undefined);
+    await this.stack?.stop().catch(() => undefined);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
