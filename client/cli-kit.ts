@@ -1,10 +1,14 @@
 // The CLI's small framework: commands declare their options, the kit parses strictly (unknown flags and
 // missing values are errors before anything starts), prints help with examples, and maps errors to exit codes.
-import { Client, Connection } from '@temporalio/client';
+// @temporalio/client is loaded only by the commands that talk to Temporal (it is most of the start-up time).
+import type { Client, Connection } from '@temporalio/client';
 import { connect } from 'node:net';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+type ParseArgsOptionConfig = NonNullable<ParseArgsConfig['options']>[string];
 import { AesGcmCodec, EncryptionConfigError, encryptionDataConverter } from '../services/codec';
-import { temporalConfig } from './config';
+import { cliTarget, describeTarget, type CliTarget } from './config';
+import { temporalClient } from './temporal';
 
 export const EXIT = {
   ok: 0,
@@ -30,7 +34,18 @@ export class CliError extends Error {
 }
 export const usageError = (msg: string): CliError => new CliError(msg, EXIT.usage);
 
-export type Options = NonNullable<ParseArgsConfig['options']>;
+/** One option: what parseArgs needs, plus what --help says about it. */
+export type OptionSpec = ParseArgsOptionConfig & {
+  /** One line: what the option does. */
+  description?: string;
+  /** The allowed values, when it is a choice (checked by the command, listed by --help). */
+  choices?: readonly string[];
+  /** The default as the user would type it, when it is not `default` (e.g. "5m", "a new id"). */
+  defaultText?: string;
+  /** The value's placeholder in help (default: VALUE). */
+  placeholder?: string;
+};
+export type Options = Record<string, OptionSpec>;
 export type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
 
 export interface CommandContext {
@@ -41,6 +56,10 @@ export interface CommandContext {
   /** Print a JSON document (the --json contract). */
   emit: (doc: unknown) => void;
   client: () => Promise<Client>;
+  /** The Temporal the command talks to, and where that was configured. */
+  target: () => CliTarget;
+  /** Write a progress line on stderr (stdout stays the command's output, one JSON document with --json). */
+  note: (text: string) => void;
 }
 
 export interface Command {
@@ -55,17 +74,46 @@ export interface Command {
   run(ctx: CommandContext): Promise<number | void>;
 }
 
+/** Options every command takes. */
 export const JSON_OPTION: Options = {
-  json: { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
+  json: { type: 'boolean', default: false, description: 'print one JSON document on stdout instead of text' },
+  address: {
+    type: 'string',
+    placeholder: 'HOST:PORT',
+    description: 'Temporal frontend to talk to (overrides the stack file and the environment)',
+    defaultText: 'the stack file, SETTLE_TEMPORAL_PORT, TEMPORAL_ADDRESS, then localhost:7233',
+  },
+  namespace: {
+    type: 'string',
+    placeholder: 'NAME',
+    description: 'Temporal namespace',
+    defaultText: "the stack file's, TEMPORAL_NAMESPACE, then default",
+  },
+  help: { type: 'boolean', short: 'h', default: false, description: 'show this help' },
 };
 
+/** One help line per option: flag and value, what it does, its allowed values and its default. */
+function optionLines(options: Options): string[] {
+  const rows = Object.entries(options).map(([k, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : '    '}--${k}${o.type === 'string' ? ` ${o.placeholder ?? 'VALUE'}` : ''}`;
+    const parts = [o.description ?? ''];
+    if (o.choices) parts.push(`one of: ${o.choices.join(', ')}`);
+    const dflt = o.defaultText ?? (typeof o.default === 'string' ? o.default : undefined);
+    if (dflt !== undefined) parts.push(`default: ${dflt}`);
+    return [flag, parts.filter(Boolean).join('; ')] as const;
+  });
+  const width = Math.max(...rows.map(([f]) => f.length));
+  return rows.map(([f, d]) => `  ${f.padEnd(width)}  ${d}`.trimEnd());
+}
+
 export function helpText(c: Command): string {
-  const opts = Object.entries(c.options)
-    .filter(([k]) => k !== 'help')
-    .map(([k, o]) => `  --${k}${o.type === 'string' ? ' <value>' : ''}`)
-    .join('\n');
-  return `${c.summary}\n\nUsage: settle ${c.usage}\n\nOptions:\n${opts}\n  -h, --help\n\nExamples:\n${c.examples.map((e) => `  ${e}`).join('\n')}\n`;
+  const own = optionLines(c.options);
+  const common = optionLines(JSON_OPTION);
+  return (
+    `${c.summary}\n\nUsage: settle ${c.usage}\n\n` +
+    (own.length ? `Options:\n${own.join('\n')}\n\n` : '') +
+    `Common options:\n${common.join('\n')}\n\nExamples:\n${c.examples.map((e) => `  ${e}`).join('\n')}\n`
+  );
 }
 
 let cachedClient: Promise<Client> | undefined;
@@ -81,27 +129,32 @@ function clientDataConverter(): ReturnType<typeof encryptionDataConverter> {
   }
 }
 
-export async function connectClient(): Promise<Client> {
-  const cfg = temporalConfig();
+export async function connectClient(target: CliTarget = cliTarget()): Promise<Client> {
   const dataConverter = clientDataConverter();
+  const { Client, Connection } = temporalClient();
   try {
-    await probeTcp(cfg.address);
-    const connection = await Connection.connect({ ...cfg.connectionOptions, connectTimeout: 5000 });
+    await probeTcp(target.address);
+    const connection = await Connection.connect({ ...target.connectionOptions, connectTimeout: 5000 });
     // The SDK connects lazily on some paths: prove the server answers before anything is started.
     await connection.workflowService.getSystemInfo({});
     cachedConnection = connection;
-    return new Client({ connection, namespace: cfg.namespace, ...(dataConverter ? { dataConverter } : {}) });
+    return new Client({
+      connection,
+      namespace: target.namespace,
+      ...(dataConverter ? { dataConverter } : {}),
+    });
   } catch (err) {
     throw new CliError(
-      `cannot reach Temporal at ${cfg.address} (${(err as Error).message.split('\n')[0]}).\n` +
-        `Start the local stack with 'npm start' (Temporal on localhost:7233), or point TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (and TLS / API key) at your cluster.`,
+      `cannot reach Temporal at ${describeTarget(target)}: ${(err as Error).message.split('\n')[0]}.\n` +
+        `Start the local stack with 'npm start' (its stack file is found through SETTLE_DATA_DIR), or give --address / --namespace, ` +
+        `or point TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (and TLS / API key) at your cluster.`,
       EXIT.unreachable,
     );
   }
 }
 
 /** Fail fast on a refused port instead of waiting out the gRPC connect deadline. */
-function probeTcp(address: string): Promise<void> {
+export function probeTcp(address: string): Promise<void> {
   const m = /^(.*):(\d+)$/.exec(address);
   if (!m) return Promise.resolve();
   const host = m[1]!.replace(/^\[|\]$/g, '');
@@ -129,12 +182,41 @@ export async function closeClient(): Promise<void> {
   await conn?.close().catch(() => undefined);
 }
 
+/**
+ * `--amount -5`: parseArgs reads "-5" as a flag and says "argument is ambiguous". A value that looks like a negative
+ * number is joined to its option (`--amount=-5`), so the command's own validation explains what is allowed.
+ */
+export function joinNegativeValues(argv: string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const name = a.startsWith('--') ? a.slice(2) : undefined;
+    const next = argv[i + 1];
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 export async function runCommand(c: Command, argv: string[]): Promise<number> {
+  const options = { ...JSON_OPTION, ...c.options };
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
-      options: { ...JSON_OPTION, ...c.options },
+      args: joinNegativeValues(argv, options),
+      options: Object.fromEntries(
+        Object.entries(options).map(([k, o]) => [
+          k,
+          {
+            type: o.type,
+            ...(o.short ? { short: o.short } : {}),
+            ...(o.multiple ? { multiple: o.multiple } : {}),
+            ...(o.default !== undefined ? { default: o.default } : {}),
+          },
+        ]),
+      ),
       allowPositionals: true,
       strict: true,
     });
@@ -159,6 +241,9 @@ export async function runCommand(c: Command, argv: string[]): Promise<number> {
   if (parsed.positionals.length > spec.length)
     throw usageError(`unexpected argument '${parsed.positionals[spec.length]}'\nUsage: settle ${c.usage}`);
   const json = values.json === true;
+  let target: CliTarget | undefined;
+  const resolveTarget = (): CliTarget =>
+    (target ??= cliTarget({ address: str(values.address), namespace: str(values.namespace) }));
   const ctx: CommandContext = {
     values,
     positionals: parsed.positionals,
@@ -167,7 +252,9 @@ export async function runCommand(c: Command, argv: string[]): Promise<number> {
       if (!json) process.stdout.write(t.endsWith('\n') ? t : `${t}\n`);
     },
     emit: (doc) => process.stdout.write(JSON.stringify(doc, null, 2) + '\n'),
-    client: () => (cachedClient ??= connectClient()),
+    client: () => (cachedClient ??= connectClient(resolveTarget())),
+    target: resolveTarget,
+    note: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
   };
   return (await c.run(ctx)) ?? EXIT.ok;
 }

@@ -3,9 +3,16 @@
 // TEMPORAL_TLS_*, TEMPORAL_PROFILE and the TOML config file) through @temporalio/envconfig.
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
-export const ROOT = resolve(__dirname, '..');
+/** The checkout: the nearest folder up from here with a package.json (this file also runs compiled, from dist/). */
+function findRoot(from: string): string {
+  for (let d = from; ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json'))) return d;
+    if (dirname(d) === d) return resolve(from, '..');
+  }
+}
+export const ROOT = findRoot(resolve(__dirname, '..'));
 export const DATA_DIR = resolve(process.env.SETTLE_DATA_DIR ?? join(ROOT, '.data'));
 export const STACK_FILE = join(DATA_DIR, 'stack.json');
 
@@ -22,6 +29,95 @@ export function temporalConfig(): TemporalConfig {
     address,
     namespace: cfg.namespace ?? 'default',
     connectionOptions: { ...cfg.connectionOptions, address },
+  };
+}
+
+/** Where the CLI's Temporal target came from, in the order it is resolved (first match wins). */
+export type TargetSource =
+  '--address' | 'stack file' | 'SETTLE_TEMPORAL_PORT' | 'Temporal environment' | 'default';
+
+export interface CliTarget extends TemporalConfig {
+  source: TargetSource;
+  /** The stack file read (source 'stack file'), or one that was ignored because its stack is not running. */
+  stackFile?: string;
+  staleStackFile?: boolean;
+}
+
+/** How the target is named in messages: "127.0.0.1:7233 (namespace default; from stack file /x/.data/stack.json)". */
+export function describeTarget(t: CliTarget): string {
+  const from = t.source === 'stack file' ? `stack file ${t.stackFile}` : t.source;
+  const stale = t.staleStackFile ? `; ignored ${t.stackFile}: its stack (pid) is not running` : '';
+  return `${t.address} (namespace ${t.namespace}; from ${from}${stale})`;
+}
+
+function alive(pid: unknown): boolean {
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The Temporal the CLI talks to: --address / --namespace flags, else the running local stack's stack file
+ * (SETTLE_DATA_DIR/stack.json, written by `npm start`), else SETTLE_TEMPORAL_PORT on localhost, else the standard
+ * Temporal environment (TEMPORAL_ADDRESS, TEMPORAL_PROFILE, the TOML config file), else localhost:7233. TLS and
+ * API key settings of the Temporal environment apply whenever the address is the one they were given for.
+ */
+export function cliTarget(flags: { address?: string; namespace?: string } = {}): CliTarget {
+  const env = loadClientConnectConfig();
+  const envAddress = env.connectionOptions.address;
+  const withEnvTls = (address: string): TemporalConfig['connectionOptions'] =>
+    address === envAddress ? { ...env.connectionOptions, address } : { address };
+  const stackFile = STACK_FILE;
+  const info = readStackInfo();
+  const live = info !== undefined && alive(info.pid);
+  const stale = info !== undefined && !live ? { stackFile, staleStackFile: true } : {};
+  const ns = (fallback: string | undefined): string =>
+    flags.namespace ?? fallback ?? env.namespace ?? 'default';
+  if (flags.address)
+    return {
+      address: flags.address,
+      namespace: ns(undefined),
+      connectionOptions: withEnvTls(flags.address),
+      source: '--address',
+      ...stale,
+    };
+  if (live && info.temporalAddress)
+    return {
+      address: info.temporalAddress,
+      namespace: ns(info.namespace),
+      connectionOptions: withEnvTls(info.temporalAddress),
+      source: 'stack file',
+      stackFile,
+    };
+  if (process.env.SETTLE_TEMPORAL_PORT) {
+    const address = `localhost:${localPorts().temporal}`;
+    return {
+      address,
+      namespace: ns(undefined),
+      connectionOptions: { address },
+      source: 'SETTLE_TEMPORAL_PORT',
+      ...stale,
+    };
+  }
+  if (envAddress)
+    return {
+      address: envAddress,
+      namespace: ns(undefined),
+      connectionOptions: env.connectionOptions,
+      source: 'Temporal environment',
+      ...stale,
+    };
+  const address = 'localhost:7233';
+  return {
+    address,
+    namespace: ns(undefined),
+    connectionOptions: { ...env.connectionOptions, address },
+    source: 'default',
+    ...stale,
   };
 }
 
@@ -70,7 +166,9 @@ export function localPorts(): {
   };
 }
 
-/** DATABASE_URL (a user's own server) or the running local stack's embedded one. */
+/** DATABASE_URL (a user's own server) or the running local stack's embedded one (from its stack file). */
 export function databaseUrl(): string | undefined {
-  return process.env.DATABASE_URL || readStackInfo()?.databaseUrl;
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  const info = readStackInfo();
+  return info && alive(info.pid) ? info.databaseUrl : undefined;
 }

@@ -15,7 +15,10 @@ export async function withServiceDb<T>(service: ServiceName, fn: (pool: Pool) =>
   const pool = new Pool({
     connectionString: serviceDatabaseUrl(base, service),
     max: 2,
+    // Every CLI read is bounded: a stuck lock or a dead server is an error, not a hang.
     connectionTimeoutMillis: 5000,
+    query_timeout: 10_000,
+    statement_timeout: 10_000,
   });
   pool.on('error', () => undefined);
   try {

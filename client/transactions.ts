@@ -1,15 +1,18 @@
 // Reading a transaction's state, whatever its pattern: Temporal's description, the workflow's progress query
 // while it runs, its result once it has closed. One stable JSON shape for every CLI command that shows one.
-import {
-  QueryNotRegisteredError,
-  WorkflowNotFoundError,
-  type Client,
-  type WorkflowExecutionDescription,
-  type WorkflowExecutionInfo,
-} from '@temporalio/client';
-import { optionalTsToMs } from '@temporalio/common';
+import type { Client, WorkflowExecutionDescription, WorkflowExecutionInfo } from '@temporalio/client';
 import { SA, sagaProgressQuery, type LedgerEntry, type SagaProgress, type SagaResult } from '../shared';
+import { canonicalStatus, isInProgress } from '../shared/status';
 import { CliError, EXIT } from './cli-kit';
+import { temporalClient } from './temporal';
+
+/** Milliseconds of a protobuf timestamp (what @temporalio/common's optionalTsToMs does, without loading it). */
+function optionalTsToMs(
+  ts: { seconds?: unknown; nanos?: number | null } | null | undefined,
+): number | undefined {
+  if (!ts) return undefined;
+  return Number(ts.seconds ?? 0) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
+}
 
 /** How long a progress query may take: a workflow whose worker is down must not hang the CLI. */
 export const QUERY_DEADLINE_MS = 5000;
@@ -54,6 +57,8 @@ export interface TransactionView {
 /** The short form `list` and `stuck` print: what visibility knows, without asking the workflow. */
 export interface TransactionRow {
   workflowId: string;
+  /** The customer the CLI recorded at start (memo), when known: what --customer filters on. */
+  customer?: string;
   runId: string;
   type: string;
   pattern?: string;
@@ -69,52 +74,49 @@ export interface TransactionRow {
   durationSeconds?: number;
 }
 
-/**
- * Settle statuses that mean "still in progress" (every pattern's): a closed workflow still carrying one was ended
- * from outside (terminated, timed out), so Temporal's status is the truth for it.
- */
-export const IN_PROGRESS_STATUSES: ReadonlySet<string> = new Set([
-  'running',
-  'compensating',
-  'needs-operator',
-  'preparing',
-  'prepared',
-  'pre-committing',
-  'committing',
-  'aborting',
-  'trying',
-  'reserved',
-  'confirming',
-  'cancelling',
-]);
+/** Settle statuses that mean "still in progress" (every pattern's), from shared/status.ts. */
+export const IN_PROGRESS_STATUSES = { has: isInProgress } as const;
 
-/** Temporal's closing statuses as Settle status words (Temporal spells its own cancellation "canceled"). */
+/** Temporal's closing statuses as Settle status words (Temporal's own spelling "canceled" is accepted as an alias). */
 const TEMPORAL_WORDS: Record<string, string> = {
   FAILED: 'failed',
   TERMINATED: 'terminated',
   TIMED_OUT: 'timed-out',
-  CANCELLED: 'canceled',
+  CANCELLED: 'cancelled',
 };
 
 /**
- * Settle's status for a row: the SettleStatus search attribute, except when Temporal ended the workflow in a way
- * the workflow could not record (terminated, timed out, failed): then that is the truth.
+ * Settle's status for a row: the SettleStatus search attribute in the pattern's vocabulary (shared/status.ts),
+ * except when Temporal ended the workflow in a way the workflow could not record (terminated, timed out,
+ * failed, cancelled without an outcome): then that is the truth.
  */
-export function effectiveStatus(saStatus: string | undefined, temporalStatus: string): string {
+export function effectiveStatus(
+  saStatus: string | undefined,
+  temporalStatus: string,
+  pattern?: string,
+): string {
   const word = TEMPORAL_WORDS[temporalStatus];
-  if (saStatus && !(word && IN_PROGRESS_STATUSES.has(saStatus))) return saStatus;
+  if (saStatus && !(word && isInProgress(canonicalStatus(pattern, saStatus))))
+    return canonicalStatus(pattern, saStatus);
   return word ?? temporalStatus.toLowerCase().replace(/_/g, '-');
+}
+
+/** Ledger entries as the CLI prints them: `failures` says what `attempts` counts (failed invocations). */
+export function ledgerView(ledger: LedgerEntry[]): (LedgerEntry & { failures: number })[] {
+  return ledger.map((e) => ({ ...e, failures: e.attempts }));
 }
 
 export function transactionRow(info: WorkflowExecutionInfo, now = Date.now()): TransactionRow {
   const sa = info.typedSearchAttributes;
+  const customer = (info.memo as { customer?: unknown } | undefined)?.customer;
   return {
     workflowId: info.workflowId,
+    ...(typeof customer === 'string' ? { customer } : {}),
     runId: info.runId,
     type: info.type,
     pattern: sa.get(SA.pattern),
     businessKey: sa.get(SA.businessKey),
-    status: effectiveStatus(sa.get(SA.status), info.status.name),
+    status: effectiveStatus(sa.get(SA.status), info.status.name, sa.get(SA.pattern)),
     temporalStatus: info.status.name,
     needsOperator: sa.get(SA.needsOperator) === true,
     startedAt: info.startTime.toISOString(),
@@ -166,7 +168,7 @@ export async function queryProgress(
     );
     return { progress };
   } catch (err) {
-    if (err instanceof QueryNotRegisteredError)
+    if (err instanceof temporalClient().QueryNotRegisteredError)
       return { note: 'this workflow has no step ledger (not a saga)' };
     const msg = (err as Error).message ?? String(err);
     if (/deadline|timeout|timed out/i.test(msg))
@@ -179,7 +181,7 @@ export async function queryProgress(
 
 function applyProgress(view: TransactionView, p: SagaProgress): void {
   view.status = p.status;
-  view.ledger = p.ledger;
+  view.ledger = ledgerView(p.ledger);
   view.failure = p.failure;
   view.steps = p.ledger
     .filter((e) => e.kind === 'step' && (e.status === 'completed' || e.status === 'compensated'))
@@ -207,7 +209,7 @@ export async function describeTransaction(client: Client, workflowId: string): P
   try {
     d = await handle.describe();
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError)
+    if (err instanceof temporalClient().WorkflowNotFoundError)
       throw new CliError(`no transaction with id '${workflowId}' (see: settle list)`, EXIT.notFound);
     throw err;
   }
@@ -218,7 +220,7 @@ export async function describeTransaction(client: Client, workflowId: string): P
     type: d.type,
     pattern: sa.get(SA.pattern),
     businessKey: sa.get(SA.businessKey),
-    status: effectiveStatus(sa.get(SA.status), d.status.name),
+    status: effectiveStatus(sa.get(SA.status), d.status.name, sa.get(SA.pattern)),
     temporalStatus: d.status.name,
     startedAt: d.startTime.toISOString(),
     closedAt: d.closeTime?.toISOString(),
@@ -237,10 +239,10 @@ export async function describeTransaction(client: Client, workflowId: string): P
   } else if (d.status.name === 'COMPLETED') {
     const r = (await handle.result().catch(explainDecodeError)) as Partial<SagaResult> & { status?: string };
     if (r && typeof r === 'object') {
-      view.status = r.status ?? view.status;
+      view.status = r.status ? canonicalStatus(view.pattern, r.status) : view.status;
       view.steps = r.steps ?? [];
       view.compensations = r.compensations ?? [];
-      view.ledger = r.ledger ?? [];
+      view.ledger = ledgerView(r.ledger ?? []);
       view.failure = r.failure;
       view.result = r;
       view.needsOperator = r.status === 'needs-operator';

@@ -7,8 +7,9 @@ import { watch } from './watch';
 import { cancel } from './cancel';
 import { stuck } from './stuck';
 import { needsOperator, resolve } from './operator';
-import { tripBook } from './trip';
+import { tripAccounts, tripBook } from './trip';
 import { check } from './check';
+import { setup } from './setup';
 import { walletShow, walletSnapshot, walletVerify } from './wallet';
 import { accounts, prepared, transfer, transferStatusCommand } from './transfer';
 
@@ -23,6 +24,7 @@ export const COMMANDS: Command[] = [
   needsOperator,
   resolve,
   tripBook,
+  tripAccounts,
   walletShow,
   walletSnapshot,
   walletVerify,
@@ -31,4 +33,5 @@ export const COMMANDS: Command[] = [
   accounts,
   prepared,
   check,
+  setup,
 ];

@@ -2,9 +2,17 @@
 // and with `temporal workflow list --query`.
 import type { Client } from '@temporalio/client';
 import type { Pattern } from '../../shared';
+import {
+  isInProgress,
+  knownStatusWords,
+  SERVICE_STATUSES as SERVICE_STATUS_MEANINGS,
+  STATUS_INPUT_ALIASES,
+  statusQuery,
+  TEMPORAL_STATUSES,
+} from '../../shared/status';
 import { CliError, EXIT, intFlag, str, usageError, type Command } from '../cli-kit';
 import { durationFlag, formatDuration } from '../duration';
-import { IN_PROGRESS_STATUSES, table, transactionRow, type TransactionRow } from '../transactions';
+import { table, transactionRow, type TransactionRow } from '../transactions';
 
 /** Every pattern Settle runs (a Record so that adding a Pattern without listing it here fails to compile). */
 const PATTERNS: Record<Pattern, true> = {
@@ -16,26 +24,15 @@ const PATTERNS: Record<Pattern, true> = {
 };
 export const KNOWN_PATTERNS = Object.keys(PATTERNS);
 
-/**
- * Statuses only Temporal records (the workflow could not set SettleStatus): filtered by ExecutionStatus. Temporal's
- * own cancellation is "canceled"; "cancelled" is a TCC outcome (SettleStatus).
- */
-const TEMPORAL_STATUSES: Record<string, string> = {
-  failed: 'Failed',
-  terminated: 'Terminated',
-  'timed-out': 'TimedOut',
-  canceled: 'Canceled',
-};
-const STATUS_RE = /^[a-z][a-z0-9-]{0,31}$/;
-/**
- * SettleStatus of long-lived service workflows that carry a pattern but are not transactions (the outbox
- * relays): they run forever by design, so `stuck` and the stuck gauge leave them out.
- */
-export const SERVICE_STATUSES = ['relay'] as const;
+const STATUS_WORDS = knownStatusWords();
+/** SettleStatus of long-lived service workflows that are not transactions (the outbox relays). */
+export const SERVICE_STATUSES = Object.keys(SERVICE_STATUS_MEANINGS);
 
 export interface ListFilter {
   pattern?: string;
   status?: string;
+  /** Only this business key (order id, trip id, transfer reference). */
+  businessKey?: string;
   /** Only transactions started more than this many milliseconds before `now`. */
   olderThanMs?: number;
   /** Only transactions still running (Temporal's view). */
@@ -52,19 +49,22 @@ const quote = (v: string): string => `'${v.replace(/\\/g, '\\\\').replace(/'/g, 
 /** The visibility query for a filter. Values are validated by the flags; quoting is defence in depth. */
 export function buildListQuery(f: ListFilter): string {
   const parts = ['SettlePattern IS NOT NULL'];
+  const running = `ExecutionStatus = 'Running'`;
   if (f.pattern) parts.push(`SettlePattern = ${quote(f.pattern)}`);
+  if (f.businessKey) parts.push(`SettleBusinessKey = ${quote(f.businessKey)}`);
   if (f.status) {
-    const temporal = TEMPORAL_STATUSES[f.status];
-    if (temporal) parts.push(`ExecutionStatus = ${quote(temporal)}`);
+    const word = STATUS_INPUT_ALIASES[f.status] ?? f.status;
+    const temporal = TEMPORAL_STATUSES[word];
+    if (temporal) parts.push(`ExecutionStatus = ${quote(temporal.executionStatus)}`);
     else {
-      parts.push(`SettleStatus = ${quote(f.status)}`);
-      if (IN_PROGRESS_STATUSES.has(f.status)) parts.push(`ExecutionStatus = 'Running'`);
+      parts.push(statusQuery(word, f.pattern)!);
+      if (isInProgress(word)) parts.push(running);
     }
   }
   if (f.needsOperator) parts.push('SettleNeedsOperator = true');
-  if (f.runningOnly && !parts.includes(`ExecutionStatus = 'Running'`))
-    parts.push(`ExecutionStatus = 'Running'`);
-  if (f.transactionsOnly) parts.push(`SettleStatus NOT IN (${SERVICE_STATUSES.map(quote).join(', ')})`);
+  if (f.runningOnly && !parts.includes(running)) parts.push(running);
+  if (f.transactionsOnly && !(f.status && SERVICE_STATUSES.includes(f.status)))
+    parts.push(`SettleStatus NOT IN (${SERVICE_STATUSES.map(quote).join(', ')})`);
   if (f.olderThanMs !== undefined)
     parts.push(`StartTime < ${quote(new Date((f.now ?? Date.now()) - f.olderThanMs).toISOString())}`);
   return parts.join(' AND ');
@@ -77,31 +77,52 @@ export function validatePattern(v: string | undefined): string | undefined {
   return v;
 }
 
+/** --status: a word of the vocabulary (docs/operations.md, Statuses); anything else is bad input. */
 export function validateStatus(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
-  if (!STATUS_RE.test(v))
+  if (!STATUS_WORDS.includes(v))
     throw usageError(
-      `--status must be a status word like running, compensated, needs-operator, committed or failed, got '${v}'`,
+      `--status must be one of ${STATUS_WORDS.join(', ')}, got '${v}' (see docs/operations.md, Statuses)`,
     );
   return v;
 }
 
-/** Run a visibility query; at most `limit` rows, and whether there were more. */
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+export function validateId(flag: string, v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (!ID_RE.test(v))
+    throw usageError(`--${flag} must be 1-128 characters of letters, digits, . _ : @ -, got '${v}'`);
+  return v;
+}
+
+/** How many rows `list` reads to sort them newest first (visibility returns running ones first, not by start). */
+export const SCAN_MAX = 10_000;
+
+const newestFirst = (a: TransactionRow, b: TransactionRow): number =>
+  b.startedAt.localeCompare(a.startedAt) || a.workflowId.localeCompare(b.workflowId);
+
+/**
+ * Run a visibility query: rows newest first (by start time), at most `limit` of them after skipping `offset`,
+ * optionally filtered by the customer recorded at start; `total` is how many matched (of the first SCAN_MAX read).
+ */
 export async function listTransactions(
   client: Client,
   query: string,
   limit: number,
-): Promise<{ rows: TransactionRow[]; truncated: boolean }> {
-  const rows: TransactionRow[] = [];
-  let truncated = false;
+  opts: { offset?: number; customer?: string } = {},
+): Promise<{ rows: TransactionRow[]; truncated: boolean; total: number; scanTruncated: boolean }> {
+  const all: TransactionRow[] = [];
+  let scanTruncated = false;
   const now = Date.now();
+  const offset = opts.offset ?? 0;
   try {
-    for await (const info of client.workflow.list({ query, pageSize: Math.min(limit + 1, 1000) })) {
-      if (rows.length === limit) {
-        truncated = true;
+    for await (const info of client.workflow.list({ query, pageSize: 1000 })) {
+      if (all.length === SCAN_MAX) {
+        scanTruncated = true;
         break;
       }
-      rows.push(transactionRow(info, now));
+      const row = transactionRow(info, now);
+      if (opts.customer === undefined || row.customer === opts.customer) all.push(row);
     }
   } catch (err) {
     const msg = (err as Error).message ?? String(err);
@@ -117,7 +138,9 @@ export async function listTransactions(
       );
     throw err;
   }
-  return { rows, truncated };
+  all.sort(newestFirst);
+  const rows = all.slice(offset, offset + limit);
+  return { rows, truncated: all.length > offset + limit || scanTruncated, total: all.length, scanTruncated };
 }
 
 export function printRows(
@@ -144,43 +167,88 @@ export function printRows(
 export const list: Command = {
   name: 'list',
   summary:
-    'List transactions of every pattern: filter by pattern, status and age (a visibility query on Settle search attributes).',
-  usage: 'list [--pattern saga|2pc|3pc|tcc] [--status STATUS] [--older-than DURATION] [--limit N] [--json]',
+    'List transactions of every pattern, newest first: filter by pattern, status, business key, customer and age (a visibility query on Settle search attributes).',
+  usage:
+    'list [--pattern P] [--status STATUS] [--business-key KEY] [--customer ID] [--older-than DURATION] [--limit N] [--page N] [--json]',
   examples: [
-    'settle list                                   # the 50 most recent transactions',
+    'settle list                                   # the 50 most recent transactions (outbox relays left out)',
     'settle list --pattern saga --status compensated',
     'settle list --status needs-operator           # parked, waiting for: settle resolve <id> ...',
     'settle list --status running --older-than 10m --json',
-    'settle list --status failed --limit 200       # also: terminated, timed-out, cancelled',
+    'settle list --business-key o-1001             # every transaction of one order, transfer or trip',
+    'settle list --customer alice --page 2         # the next 50',
+    'settle list --status relay                    # the outbox relays themselves',
   ],
   options: {
-    pattern: { type: 'string' },
-    status: { type: 'string' },
-    'older-than': { type: 'string' },
-    limit: { type: 'string' },
+    pattern: { type: 'string', placeholder: 'P', description: 'only this pattern', choices: KNOWN_PATTERNS },
+    status: {
+      type: 'string',
+      placeholder: 'STATUS',
+      description: 'only this status (docs/operations.md lists every status of every pattern)',
+      choices: STATUS_WORDS,
+    },
+    'business-key': {
+      type: 'string',
+      placeholder: 'KEY',
+      description: 'only this business key (order id, trip id, transfer reference)',
+    },
+    customer: {
+      type: 'string',
+      placeholder: 'ID',
+      description: 'only transactions started for this customer (recorded by the CLI at start)',
+    },
+    'older-than': {
+      type: 'string',
+      placeholder: 'DURATION',
+      description: 'only those started longer ago than this (30s, 10m, 2h)',
+    },
+    limit: { type: 'string', placeholder: 'N', description: 'rows per page, 1-10000', defaultText: '50' },
+    page: {
+      type: 'string',
+      placeholder: 'N',
+      description: 'which page of --limit rows, newest first',
+      defaultText: '1',
+    },
   },
   async run(ctx) {
     const v = ctx.values;
     const filter: ListFilter = {
       pattern: validatePattern(str(v.pattern)),
       status: validateStatus(str(v.status)),
+      businessKey: validateId('business-key', str(v['business-key'])),
       olderThanMs: durationFlag('older-than', v['older-than']),
+      transactionsOnly: true,
     };
+    const customer = validateId('customer', str(v.customer));
     const limit = intFlag('limit', v.limit, { min: 1, max: 10_000 }) ?? 50;
+    const page = intFlag('page', v.page, { min: 1, max: 1_000_000 }) ?? 1;
     const query = buildListQuery(filter);
     const client = await ctx.client();
-    const { rows, truncated } = await listTransactions(client, query, limit);
+    const { rows, truncated, total } = await listTransactions(client, query, limit, {
+      offset: (page - 1) * limit,
+      ...(customer ? { customer } : {}),
+    });
     if (ctx.json) {
-      ctx.emit({ query, count: rows.length, truncated, transactions: rows });
+      ctx.emit({
+        query,
+        count: rows.length,
+        total,
+        page,
+        ...(truncated ? { nextPage: page + 1 } : {}),
+        truncated,
+        transactions: rows,
+      });
       return EXIT.ok;
     }
     if (rows.length === 0) {
-      ctx.out(`no transactions match (query: ${query})`);
+      ctx.out(
+        `no transactions match (query: ${query}${customer ? `, customer ${customer}` : ''}${page > 1 ? `, page ${page}` : ''})`,
+      );
       return EXIT.ok;
     }
     printRows(rows, ctx.out);
     ctx.out(
-      `${rows.length} transaction${rows.length === 1 ? '' : 's'}${truncated ? ` (more exist: raise --limit)` : ''}`,
+      `${rows.length} of ${total} transaction${total === 1 ? '' : 's'}${page > 1 ? ` (page ${page})` : ''}${truncated ? `; more: --page ${page + 1}` : ''}`,
     );
     return EXIT.ok;
   },

@@ -1,11 +1,6 @@
 // The operator's side of a saga parked in needs-operator: list the sagas waiting for a decision, and resolve one
 // (retry the failed compensation or post-pivot step, skip it because it was done by hand, or abort the saga).
 // The decision is a workflow update: validated by the workflow before it is accepted, recorded in its history.
-import {
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  WorkflowUpdateRPCTimeoutOrCancelledError,
-} from '@temporalio/client';
 import { userInfo } from 'node:os';
 import {
   resolveCompensationUpdate,
@@ -14,6 +9,7 @@ import {
   type OperatorDecision,
 } from '../../shared';
 import { CliError, EXIT, intFlag, str, usageError, type Command } from '../cli-kit';
+import { temporalClient } from '../temporal';
 import { queryProgress } from '../transactions';
 import { buildListQuery, listTransactions } from './list';
 
@@ -93,6 +89,8 @@ export const resolve: Command = {
     try {
       progress = await handle.executeUpdate(resolveCompensationUpdate, { args: [decision] });
     } catch (err) {
+      const { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } =
+        temporalClient();
       if (err instanceof WorkflowNotFoundError)
         throw new CliError(`no running saga with id '${workflowId}'`, EXIT.notFound);
       if (err instanceof WorkflowUpdateFailedError) {

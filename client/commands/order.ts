@@ -1,46 +1,74 @@
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+// `settle order place` (the order saga, orchestrated or choreographed) and `settle order status`.
 import {
+  ORDER_STEPS,
   orderSummary,
   orderWorkflowId,
-  parseAmountToCents,
-  SA,
   TASK_QUEUES,
   validateOrderInput,
   type OrderInput,
   type OrderStep,
   type SagaResult,
 } from '../../shared';
-import { EXIT, intFlag, str, usageError, type Command, type CommandContext } from '../cli-kit';
-import type { Client } from '@temporalio/client';
-import type { choreographedOrder } from '../../workflows';
 import { choreographyWorkflowId, type ChoreographedOrderResult } from '../../shared/events';
-import { describeTransaction, printLedger } from '../transactions';
+import { canonicalStatus } from '../../shared/status';
+import { EXIT, intFlag, str, usageError, type Command, type CommandContext } from '../cli-kit';
+import { amountFlag, moneyInText } from '../money';
+import { checkRefsExist } from '../refs';
+import { idFields, START_OPTIONS, startAndAwait, type StartSpec } from '../start';
+import { choreographyLedger, findByIdOrBusinessKey } from '../lookup';
+import { ledgerView, printLedger } from '../transactions';
 
 function newOrderId(): string {
   return `o-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
 }
+
+const MODES = ['orchestration', 'choreography'] as const;
 
 export const orderPlace: Command = {
   name: 'order place',
   summary:
     'Place an order: runs the order saga (create order -> reserve stock -> charge -> notify) and waits for its outcome.',
   usage:
-    'order place --customer ID --sku SKU --qty N --amount N [--order-id ID] [--fail-at create|reserve|charge|notify] [--detach] [--mode orchestration|choreography] [--json]',
+    'order place --customer ID --sku SKU --qty N --amount N [--order-id ID] [--fail-at STEP] [--mode orchestration|choreography] [--detach] [--timeout DURATION] [--json]',
   examples: [
     'settle order place --customer alice --sku SKU-1 --qty 2 --amount 30',
     'settle order place --customer alice --sku SKU-1 --qty 1 --amount 15 --fail-at charge --json',
     'settle order place --customer bob --sku SKU-2 --qty 1 --amount 9.99 --detach   # start and return; then: settle watch <id>',
-    'settle order place --customer carol --sku SKU-1 --qty 1 --amount 50 --mode choreography   # services react to events; no orchestrator',
+    'settle order place --customer carol --sku SKU-1 --qty 1 --amount 5 --mode choreography   # services react to events; no orchestrator',
   ],
   options: {
-    customer: { type: 'string' },
-    sku: { type: 'string' },
-    qty: { type: 'string' },
-    amount: { type: 'string' },
-    'order-id': { type: 'string' },
-    'fail-at': { type: 'string' },
-    detach: { type: 'boolean', default: false },
-    mode: { type: 'string' },
+    customer: {
+      type: 'string',
+      placeholder: 'ID',
+      description: 'the paying customer (a wallet: settle wallet show ID)',
+    },
+    sku: { type: 'string', placeholder: 'SKU', description: 'the product (stock in the inventory service)' },
+    qty: { type: 'string', placeholder: 'N', description: 'how many, 1-1000000' },
+    amount: {
+      type: 'string',
+      placeholder: 'N',
+      description: 'the price in money, e.g. 30 or 9.99 (positive, at most 2 decimals)',
+    },
+    'order-id': {
+      type: 'string',
+      placeholder: 'ID',
+      description: 'the business id (a reused id is refused)',
+      defaultText: 'a new id',
+    },
+    'fail-at': {
+      type: 'string',
+      placeholder: 'STEP',
+      description: 'inject a failure at this step (demos and tests; orchestration only)',
+      choices: ORDER_STEPS,
+    },
+    mode: {
+      type: 'string',
+      placeholder: 'MODE',
+      description: 'orchestrated saga, or services reacting to events',
+      choices: MODES,
+      default: 'orchestration',
+    },
+    ...START_OPTIONS,
   },
   async run(ctx) {
     const v = ctx.values;
@@ -49,148 +77,153 @@ export const orderPlace: Command = {
       throw usageError(
         `missing ${missing.map((m) => `--${m}`).join(', ')}\nUsage: settle ${orderPlace.usage}`,
       );
-    const amountText = str(v.amount)!;
-    const amountCents = parseAmountToCents(amountText);
-    if (amountCents === undefined)
-      throw usageError(`--amount must be a positive amount with at most 2 decimals, got '${amountText}'`);
     const input: OrderInput = {
       orderId: str(v['order-id']) ?? newOrderId(),
       customerId: str(v.customer)!,
       sku: str(v.sku)!,
       qty: intFlag('qty', v.qty, { min: 1, max: 1_000_000 })!,
-      amountCents,
+      amountCents: amountFlag(v.amount),
     };
     const failAt = str(v['fail-at']);
     if (failAt !== undefined) input.failAt = failAt as OrderStep;
     const errors = validateOrderInput(input);
     const mode = str(v.mode) ?? 'orchestration';
-    if (mode !== 'orchestration' && mode !== 'choreography')
+    if (!(MODES as readonly string[]).includes(mode))
       errors.push(`--mode must be orchestration or choreography, got '${mode}'`);
-    if (mode === 'choreography' && (input.failAt || v.detach))
-      errors.push('--fail-at and --detach are for --mode orchestration');
+    if (mode === 'choreography' && input.failAt) errors.push('--fail-at is for --mode orchestration');
     if (errors.length) throw usageError(errors.join('\n'));
-
-    const client = await ctx.client();
-    if (mode === 'choreography') return placeChoreographed(ctx, client, input);
-    const workflowId = orderWorkflowId(input.orderId);
-    let handle;
-    try {
-      handle = await client.workflow.start('orderSaga', {
-        taskQueue: TASK_QUEUES.orchestration,
-        workflowId,
-        args: [input],
-        staticSummary: orderSummary(input),
-        staticDetails: `Saga: create order -> reserve stock -> charge payment -> send notification${input.failAt ? ` (fault injected at ${input.failAt})` : ''}`,
-        typedSearchAttributes: [
-          { key: SA.pattern, value: 'saga' },
-          { key: SA.businessKey, value: input.orderId },
-          { key: SA.status, value: 'running' },
-        ],
-        workflowIdConflictPolicy: 'FAIL',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      });
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError)
-        throw usageError(`order ${input.orderId} already exists (${workflowId})`);
-      throw err;
-    }
-    if (v.detach) {
-      if (ctx.json)
-        ctx.emit({
-          workflowId,
-          runId: handle.firstExecutionRunId,
-          orderId: input.orderId,
-          status: 'running',
-        });
-      else ctx.out(`started ${workflowId}; follow it with: settle watch ${workflowId}`);
-      return EXIT.ok;
-    }
-    const result = (await handle.result()) as SagaResult;
-    const doc = {
-      workflowId,
-      runId: handle.firstExecutionRunId,
-      orderId: input.orderId,
-      status: result.status,
-      steps: result.steps,
-      compensations: result.compensations,
-      failure: result.failure,
-      ledger: result.ledger,
-    };
-    if (ctx.json) ctx.emit(doc);
-    else {
-      ctx.out(`Order ${input.orderId}: ${result.status}  (${workflowId})`);
-      ctx.out(`  steps:         ${result.steps.join(', ') || 'none'}`);
-      const noop = new Set(
-        result.ledger.filter((e) => e.kind === 'compensation' && e.noop).map((e) => e.name),
-      );
-      const comps = result.compensations.map((c) => (noop.has(c) ? `${c} (nothing to undo)` : c));
-      ctx.out(`  compensations: ${comps.join(', ') || 'none'}`);
-      if (result.failure)
-        ctx.out(
-          `  failed at:     ${result.failure.step}: ${result.failure.type ?? ''} ${result.failure.message}`,
-        );
-    }
-    return result.status === 'completed' || result.status === 'compensated' ? EXIT.ok : EXIT.attention;
+    await checkRefsExist([
+      {
+        service: 'payments',
+        table: 'wallets',
+        column: 'customer_id',
+        value: input.customerId,
+        what: 'customer',
+        seeWith: 'settle wallet show <customer>',
+      },
+      {
+        service: 'inventory',
+        table: 'stock',
+        column: 'sku',
+        value: input.sku,
+        what: 'SKU',
+        seeWith: 'docs: seeded SKUs',
+      },
+    ]);
+    return mode === 'choreography' ? placeChoreographed(ctx, input) : placeOrchestrated(ctx, input);
   },
 };
 
+async function placeOrchestrated(ctx: CommandContext, input: OrderInput): Promise<number> {
+  const spec: StartSpec = {
+    noun: 'order',
+    workflowType: 'orderSaga',
+    workflowId: orderWorkflowId(input.orderId),
+    businessKey: input.orderId,
+    pattern: 'saga',
+    taskQueue: TASK_QUEUES.orchestration,
+    args: [input],
+    initialStatus: 'running',
+    staticSummary: orderSummary(input),
+    staticDetails: `Saga: create order -> reserve stock -> charge payment -> send notification${input.failAt ? ` (fault injected at ${input.failAt})` : ''}`,
+    customer: input.customerId,
+    legacyKey: 'orderId',
+    followWith: `settle watch ${orderWorkflowId(input.orderId)}`,
+    stopWhenParked: true,
+  };
+  const started = await startAndAwait<SagaResult>(ctx, spec);
+  if (started.done) return started.exitCode;
+  const result = started.result;
+  const failure = result.failure && { ...result.failure, message: moneyInText(result.failure.message) };
+  const doc = {
+    ...idFields(spec, started.runId),
+    mode: 'orchestration',
+    status: result.status,
+    steps: result.steps,
+    compensations: result.compensations,
+    failure,
+    ledger: ledgerView(result.ledger),
+  };
+  if (ctx.json) ctx.emit(doc);
+  else {
+    ctx.out(`Order ${input.orderId}: ${result.status}  (${spec.workflowId})`);
+    ctx.out(`  steps:         ${result.steps.join(', ') || 'none'}`);
+    const noop = new Set(result.ledger.filter((e) => e.kind === 'compensation' && e.noop).map((e) => e.name));
+    const comps = result.compensations.map((c) => (noop.has(c) ? `${c} (nothing to undo)` : c));
+    ctx.out(`  compensations: ${comps.join(', ') || 'none'}`);
+    if (failure) ctx.out(`  failed at:     ${failure.step}: ${failure.type ?? ''} ${failure.message}`);
+  }
+  return result.status === 'completed' || result.status === 'compensated' ? EXIT.ok : EXIT.attention;
+}
+
+const FORWARD_TOPICS = new Set(['OrderPlaced', 'StockReserved', 'PaymentCompleted']);
+const REJECTION_TOPICS = new Set(['StockRejected', 'PaymentFailed']);
+
 /** The choreographed variant: the services settle the order between themselves through their outboxes. */
-async function placeChoreographed(ctx: CommandContext, client: Client, input: OrderInput): Promise<number> {
+async function placeChoreographed(ctx: CommandContext, input: OrderInput): Promise<number> {
   const { failAt: _failAt, ...order } = input;
   const workflowId = choreographyWorkflowId(input.orderId);
-  let r: ChoreographedOrderResult;
-  try {
-    r = await client.workflow.execute<typeof choreographedOrder>('choreographedOrder', {
-      taskQueue: TASK_QUEUES.orchestration,
-      workflowId,
-      args: [order],
-      staticSummary: `${orderSummary(input)} (choreographed)`,
-      staticDetails:
-        'Choreography: OrderPlaced -> StockReserved|StockRejected -> PaymentCompleted|PaymentFailed -> StockReleased',
-      typedSearchAttributes: [
-        { key: SA.pattern, value: 'choreography' },
-        { key: SA.businessKey, value: input.orderId },
-        { key: SA.status, value: 'running' },
-      ],
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    });
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError)
-      throw usageError(`order ${input.orderId} already exists (${workflowId})`);
-    throw err;
-  }
-  const forward = new Set(['OrderPlaced', 'StockReserved', 'PaymentCompleted']);
-  const doc = {
+  const spec: StartSpec = {
+    noun: 'order',
+    workflowType: 'choreographedOrder',
     workflowId,
-    orderId: input.orderId,
+    businessKey: input.orderId,
+    pattern: 'choreography',
+    taskQueue: TASK_QUEUES.orchestration,
+    args: [order],
+    initialStatus: 'running',
+    staticSummary: `${orderSummary(input)} (choreographed)`,
+    staticDetails:
+      'Choreography: OrderPlaced -> StockReserved|StockRejected -> PaymentCompleted|PaymentFailed -> StockReleased',
+    customer: input.customerId,
+    legacyKey: 'orderId',
+    followWith: `settle status ${workflowId}`,
+  };
+  const started = await startAndAwait<ChoreographedOrderResult>(ctx, spec);
+  if (started.done) return started.exitCode;
+  const r = started.result;
+  const rejection = r.events.find((e) => REJECTION_TOPICS.has(e.topic));
+  const doc = {
+    ...idFields(spec, started.runId),
     mode: 'choreography',
-    status: r.status === 'confirmed' ? 'completed' : 'compensated',
+    status: canonicalStatus('choreography', r.status),
     orderStatus: r.status,
-    steps: r.events.filter((e) => forward.has(e.topic)).map((e) => e.topic),
+    steps: r.events.filter((e) => FORWARD_TOPICS.has(e.topic)).map((e) => e.topic),
     compensations: r.events.filter((e) => e.topic === 'StockReleased').map((e) => e.topic),
+    failure: rejection
+      ? {
+          step: rejection.topic,
+          type: rejection.topic,
+          message: moneyInText(rejection.reason ?? rejection.topic),
+        }
+      : undefined,
+    ledger: choreographyLedger(r),
     events: r.events,
   };
   if (ctx.json) ctx.emit(doc);
   else {
-    ctx.out(`Order ${input.orderId}: ${r.status} by the services' events  (${workflowId})`);
+    ctx.out(`Order ${input.orderId}: ${doc.status} by the services' events  (${workflowId})`);
     for (const e of r.events)
-      ctx.out(`  ${e.service.padEnd(9)} ${e.topic}${e.reason ? `  (${e.reason})` : ''}`);
+      ctx.out(`  ${e.service.padEnd(9)} ${e.topic}${e.reason ? `  (${moneyInText(e.reason)})` : ''}`);
   }
   return EXIT.ok;
 }
 
 export const orderStatus: Command = {
   name: 'order status',
-  summary: "Show an order saga's state: its step ledger while it runs, its outcome once done.",
-  usage: 'order status <workflowId> [--json]',
-  examples: ['settle order status order-o-123', 'settle order status order-o-123 --json'],
+  summary:
+    "Show an order's state, orchestrated or choreographed: its step ledger while it runs, its outcome once done.",
+  usage: 'order status <workflowId|orderId> [--json]',
+  examples: [
+    'settle order status order-o-123',
+    'settle order status o-123 --json   # the order id works too',
+  ],
   options: {},
-  positionals: [{ name: 'workflowId', required: true }],
+  positionals: [{ name: 'workflowId|orderId', required: true }],
   async run(ctx) {
-    const id = ctx.positionals[0]!;
-    const client = await ctx.client();
-    // Accept a bare order id too.
-    const view = await describeTransaction(client, id.startsWith('order-') ? id : orderWorkflowId(id));
+    const view = await findByIdOrBusinessKey(await ctx.client(), ctx.positionals[0]!, {
+      candidates: (id) => [orderWorkflowId(id), choreographyWorkflowId(id)],
+    });
     if (ctx.json) ctx.emit(view);
     else printLedger(view, ctx.out);
     return view.status === 'needs-operator' ? EXIT.attention : EXIT.ok;

@@ -1,6 +1,6 @@
 // Money transfers between the two banks (2PC, TCC or 3PC), their status, the balances, and the prepared
 // transactions in doubt.
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import {
   accountBalance,
   BANK_SERVICES,
@@ -14,7 +14,6 @@ import {
   formatAccountRef,
   formatCents,
   parseAccountRef,
-  parseAmountToCents,
   parseGid,
   PROTOCOLS,
   SA,
@@ -32,6 +31,9 @@ import {
   type TransferResult,
 } from '../../shared';
 import { CliError, EXIT, str, usageError, type Command, type CommandContext } from '../cli-kit';
+import { amountFlag, moneyInText } from '../money';
+import { temporalClient } from '../temporal';
+import { idFields, START_OPTIONS, startAndAwait, type StartSpec } from '../start';
 import { databaseUrl } from '../config';
 import { withServiceDb } from '../db';
 
@@ -86,7 +88,7 @@ export const transfer: Command = {
   summary:
     'Move money from an account at one bank to an account at the other, atomically: two-phase commit over PostgreSQL prepared transactions (default), TCC over HTTP, or three-phase commit.',
   usage:
-    'transfer --from BANK:ACCOUNT --to BANK:ACCOUNT --amount N [--protocol 2pc|tcc|3pc] [--vote-no PARTICIPANT] [--ref REF] [--detach] [--json]',
+    'transfer --from BANK:ACCOUNT --to BANK:ACCOUNT --amount N [--protocol 2pc|tcc|3pc] [--vote-no PARTICIPANT] [--ref REF] [--detach] [--timeout DURATION] [--json]',
   examples: [
     'settle transfer --from bank-a:alice --to bank-b:bob --amount 25',
     'settle transfer --from bank-a:alice --to bank-b:bob --amount 10 --vote-no bank-b --json   # aborted: nothing moves',
@@ -94,13 +96,37 @@ export const transfer: Command = {
     'settle transfer --from bank-a:alice --to bank-b:bob --amount 1 --protocol 3pc --detach   # then: settle transfer status <id>',
   ],
   options: {
-    from: { type: 'string' },
-    to: { type: 'string' },
-    amount: { type: 'string' },
-    protocol: { type: 'string', default: '2pc' },
-    'vote-no': { type: 'string' },
-    ref: { type: 'string' },
-    detach: { type: 'boolean', default: false },
+    from: {
+      type: 'string',
+      placeholder: 'BANK:ACCOUNT',
+      description: 'the account to debit, e.g. bank-a:alice',
+    },
+    to: {
+      type: 'string',
+      placeholder: 'BANK:ACCOUNT',
+      description: 'the account to credit, e.g. bank-b:bob',
+    },
+    amount: { type: 'string', placeholder: 'N', description: 'how much, in money (25 or 25.50)' },
+    protocol: {
+      type: 'string',
+      placeholder: 'P',
+      description: 'the commit protocol',
+      choices: PROTOCOLS,
+      default: '2pc',
+    },
+    'vote-no': {
+      type: 'string',
+      placeholder: 'PARTICIPANT',
+      description: 'make this participant refuse (demos and tests); the protocol aborts',
+      choices: ['bank-a', 'bank-b', 'outbox'],
+    },
+    ref: {
+      type: 'string',
+      placeholder: 'REF',
+      description: 'the business reference (a reused one is refused)',
+      defaultText: 'a new reference',
+    },
+    ...START_OPTIONS,
   },
   async run(ctx) {
     const v = ctx.values;
@@ -109,11 +135,7 @@ export const transfer: Command = {
       throw usageError(`--protocol must be one of ${PROTOCOLS.join(', ')}, got '${protocol}'`);
     const from = account('from', str(v.from));
     const to = account('to', str(v.to));
-    const amountText = str(v.amount);
-    if (amountText === undefined) throw usageError('missing --amount N (e.g. 25 or 25.50)');
-    const amountCents = parseAmountToCents(amountText);
-    if (amountCents === undefined)
-      throw usageError(`--amount must be a positive amount with at most 2 decimals, got '${amountText}'`);
+    const amountCents = amountFlag(v.amount);
     const voteNo = str(v['vote-no']);
     if (voteNo !== undefined && !voteNoChoices(protocol).includes(voteNo))
       throw usageError(
@@ -130,48 +152,31 @@ export const transfer: Command = {
     if (errors.length) throw usageError(errors.join('\n'));
     await checkAccountsExist([from, to]);
 
-    const client = await ctx.client();
     const workflowId = transferWorkflowId(input.ref);
-    let handle;
-    try {
-      handle = await client.workflow.start(WORKFLOW_TYPES[protocol], {
-        taskQueue: TASK_QUEUES.orchestration,
-        workflowId,
-        args: [input],
-        staticSummary: transferSummary(protocol, input),
-        staticDetails:
-          protocol === 'tcc'
-            ? 'TCC: try both legs (hold the debit), then confirm both, or cancel both'
-            : protocol === '3pc'
-              ? '3PC: can-commit, pre-commit, do-commit over the two banks and the outbox'
-              : '2PC: prepare the two banks and the outbox in parallel, record the decision, commit or roll back all',
-        typedSearchAttributes: [
-          { key: SA.pattern, value: protocol },
-          { key: SA.businessKey, value: input.ref },
-          { key: SA.status, value: protocol === 'tcc' ? 'trying' : 'preparing' },
-        ],
-        workflowIdConflictPolicy: 'FAIL',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      });
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError)
-        throw usageError(`transfer ${input.ref} already exists (${workflowId})`);
-      throw err;
-    }
-    if (v.detach) {
-      if (ctx.json)
-        ctx.emit({
-          workflowId,
-          runId: handle.firstExecutionRunId,
-          ref: input.ref,
-          protocol,
-          status: 'running',
-        });
-      else ctx.out(`started ${workflowId}; follow it with: settle transfer status ${workflowId}`);
-      return EXIT.ok;
-    }
-    const result = (await handle.result()) as TransferResult;
-    if (ctx.json) ctx.emit({ ...result, runId: handle.firstExecutionRunId });
+    const spec: StartSpec = {
+      noun: 'transfer',
+      workflowType: WORKFLOW_TYPES[protocol],
+      workflowId,
+      businessKey: input.ref,
+      pattern: protocol,
+      taskQueue: TASK_QUEUES.orchestration,
+      args: [input],
+      initialStatus: protocol === 'tcc' ? 'trying' : 'preparing',
+      staticSummary: transferSummary(protocol, input),
+      staticDetails:
+        protocol === 'tcc'
+          ? 'TCC: try both legs (hold the debit), then confirm both, or cancel both'
+          : protocol === '3pc'
+            ? '3PC: can-commit, pre-commit, do-commit over the two banks and the outbox'
+            : '2PC: prepare the two banks and the outbox in parallel, record the decision, commit or roll back all',
+      customer: from.account,
+      legacyKey: 'ref',
+      followWith: `settle transfer status ${workflowId}`,
+    };
+    const started = await startAndAwait<TransferResult>(ctx, spec);
+    if (started.done) return started.exitCode;
+    const result = { ...started.result, reason: started.result.reason && moneyInText(started.result.reason) };
+    if (ctx.json) ctx.emit({ ...result, ...idFields(spec, started.runId) });
     else {
       ctx.out(`Transfer ${result.ref}: ${result.status}  (${result.protocol}, ${workflowId})`);
       ctx.out(`  ${result.from} -> ${result.to}  ${result.amount}`);
@@ -203,6 +208,7 @@ export interface TransferStatusView {
 export async function transferStatus(client: Client, id: string): Promise<TransferStatusView> {
   const workflowId = id.startsWith(TRANSFER_WORKFLOW_PREFIX) ? id : transferWorkflowId(id);
   const handle = client.workflow.getHandle(workflowId);
+  const { WorkflowNotFoundError } = temporalClient();
   let d;
   try {
     d = await handle.describe();

@@ -1,9 +1,7 @@
 // `settle trip book`: the trip-booking saga (flight, hotel and car in parallel, payment as the pivot, then
 // confirmation and itinerary e-mail), started and followed like `settle order place`.
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import {
-  parseAmountToCents,
-  SA,
+  formatCents,
   TASK_QUEUES,
   TRIP_STEPS,
   tripSummary,
@@ -14,6 +12,11 @@ import {
   type TripStep,
 } from '../../shared';
 import { EXIT, intFlag, str, usageError, type Command } from '../cli-kit';
+import { amountFlag, moneyInText } from '../money';
+import { withServiceDb } from '../db';
+import { checkRefsExist } from '../refs';
+import { idFields, START_OPTIONS, startAndAwait, type StartSpec } from '../start';
+import { ledgerView } from '../transactions';
 
 function newTripId(): string {
   return `t-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
@@ -22,23 +25,42 @@ function newTripId(): string {
 export const tripBook: Command = {
   name: 'trip book',
   summary:
-    'Book a trip: runs the trip saga (flight -> hotel + car in parallel -> payment (pivot) -> confirm -> e-mail) and waits for its outcome.',
-  usage: `trip book --customer ID --flight ID --hotel ID --car CLASS --nights N --amount N [--trip-id ID] [--fail-at ${TRIP_STEPS.join('|')}] [--detach] [--json]`,
+    "Book a trip: runs the trip saga (flight -> hotel + car in parallel -> payment (pivot) -> confirm -> e-mail -> loyalty points) and waits for its outcome. Pays from the trip service's own traveller accounts (settle trip accounts), not the shop wallets.",
+  usage: `trip book --customer ID --flight ID --hotel ID --car CLASS --nights N --amount N [--trip-id ID] [--fail-at STEP] [--detach] [--timeout DURATION] [--json]`,
   examples: [
     'settle trip book --customer alice --flight FL-100 --hotel HT-1 --car compact --nights 3 --amount 840',
     'settle trip book --customer alice --flight FL-100 --hotel HT-2 --car compact --nights 1 --amount 200 --json   # sold-out hotel: compensated',
-    'settle trip book --customer carol --flight FL-100 --hotel HT-1 --car compact --nights 2 --amount 500 --detach',
+    'settle trip book --customer bob --flight FL-100 --hotel HT-1 --car compact --nights 2 --amount 150 --detach',
+    'settle trip book --customer carol --flight FL-100 --hotel HT-1 --car compact --nights 1 --amount 50   # carol has 1.00 for trips: payment refused, compensated',
   ],
   options: {
-    customer: { type: 'string' },
-    flight: { type: 'string' },
-    hotel: { type: 'string' },
-    car: { type: 'string' },
-    nights: { type: 'string' },
-    amount: { type: 'string' },
-    'trip-id': { type: 'string' },
-    'fail-at': { type: 'string' },
-    detach: { type: 'boolean', default: false },
+    customer: {
+      type: 'string',
+      placeholder: 'ID',
+      description: 'the traveller (a trip account: settle trip accounts)',
+    },
+    flight: { type: 'string', placeholder: 'ID', description: 'flight to hold a seat on (e.g. FL-100)' },
+    hotel: {
+      type: 'string',
+      placeholder: 'ID',
+      description: 'hotel to hold a room at (e.g. HT-1; HT-2 is sold out)',
+    },
+    car: { type: 'string', placeholder: 'CLASS', description: 'car class to hold (e.g. compact)' },
+    nights: { type: 'string', placeholder: 'N', description: 'nights at the hotel, 1-60' },
+    amount: { type: 'string', placeholder: 'N', description: 'the price in money, e.g. 840 or 199.99' },
+    'trip-id': {
+      type: 'string',
+      placeholder: 'ID',
+      description: 'the business id (a reused id is refused)',
+      defaultText: 'a new id',
+    },
+    'fail-at': {
+      type: 'string',
+      placeholder: 'STEP',
+      description: 'inject a failure at this step (demos and tests)',
+      choices: TRIP_STEPS,
+    },
+    ...START_OPTIONS,
   },
   async run(ctx) {
     const v = ctx.values;
@@ -47,10 +69,6 @@ export const tripBook: Command = {
     );
     if (missing.length)
       throw usageError(`missing ${missing.map((m) => `--${m}`).join(', ')}\nUsage: settle ${this.usage}`);
-    const amountText = str(v.amount)!;
-    const amountCents = parseAmountToCents(amountText);
-    if (amountCents === undefined)
-      throw usageError(`--amount must be a positive amount with at most 2 decimals, got '${amountText}'`);
     const input: TripInput = {
       tripId: str(v['trip-id']) ?? newTripId(),
       customerId: str(v.customer)!,
@@ -58,63 +76,115 @@ export const tripBook: Command = {
       hotelId: str(v.hotel)!,
       carClass: str(v.car)!,
       nights: intFlag('nights', v.nights, { min: 1, max: 60 })!,
-      amountCents,
+      amountCents: amountFlag(v.amount),
     };
     const failAt = str(v['fail-at']);
     if (failAt !== undefined) input.failAt = failAt as TripStep;
     const errors = validateTripInput(input);
     if (errors.length) throw usageError(errors.join('\n'));
+    const see = 'settle trip accounts';
+    await checkRefsExist([
+      {
+        service: 'trip',
+        table: 'trip_accounts',
+        column: 'customer_id',
+        value: input.customerId,
+        what: 'traveller',
+        seeWith: see,
+      },
+      {
+        service: 'trip',
+        table: 'flights',
+        column: 'flight_id',
+        value: input.flightId,
+        what: 'flight',
+        seeWith: see,
+      },
+      {
+        service: 'trip',
+        table: 'hotels',
+        column: 'hotel_id',
+        value: input.hotelId,
+        what: 'hotel',
+        seeWith: see,
+      },
+      {
+        service: 'trip',
+        table: 'car_classes',
+        column: 'car_class',
+        value: input.carClass,
+        what: 'car class',
+        seeWith: see,
+      },
+    ]);
 
-    const client = await ctx.client();
     const workflowId = tripWorkflowId(input.tripId);
-    let handle;
-    try {
-      handle = await client.workflow.start('tripSaga', {
-        taskQueue: TASK_QUEUES.orchestration,
-        workflowId,
-        args: [input],
-        staticSummary: tripSummary(input),
-        staticDetails: `Saga: flight -> hotel + car (parallel) -> payment (pivot) -> confirm -> itinerary e-mail${input.failAt ? ` (fault injected at ${input.failAt})` : ''}`,
-        typedSearchAttributes: [
-          { key: SA.pattern, value: 'saga' },
-          { key: SA.businessKey, value: input.tripId },
-          { key: SA.status, value: 'running' },
-        ],
-        workflowIdConflictPolicy: 'FAIL',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      });
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError)
-        throw usageError(`trip ${input.tripId} already exists (${workflowId})`);
-      throw err;
-    }
-    if (v.detach) {
-      if (ctx.json)
-        ctx.emit({ workflowId, runId: handle.firstExecutionRunId, tripId: input.tripId, status: 'running' });
-      else ctx.out(`started ${workflowId}; follow it with: settle watch ${workflowId}`);
-      return EXIT.ok;
-    }
-    const result = (await handle.result()) as SagaResult;
-    const doc = {
+    const spec: StartSpec = {
+      noun: 'trip',
+      workflowType: 'tripSaga',
       workflowId,
-      runId: handle.firstExecutionRunId,
-      tripId: input.tripId,
+      businessKey: input.tripId,
+      pattern: 'saga',
+      taskQueue: TASK_QUEUES.orchestration,
+      args: [input],
+      initialStatus: 'running',
+      staticSummary: tripSummary(input),
+      staticDetails: `Saga: flight -> hotel + car (parallel) -> payment (pivot) -> confirm -> itinerary e-mail -> loyalty points${input.failAt ? ` (fault injected at ${input.failAt})` : ''}`,
+      customer: input.customerId,
+      legacyKey: 'tripId',
+      followWith: `settle watch ${workflowId}`,
+      stopWhenParked: true,
+    };
+    const started = await startAndAwait<SagaResult>(ctx, spec);
+    if (started.done) return started.exitCode;
+    const result = started.result;
+    const failure = result.failure && { ...result.failure, message: moneyInText(result.failure.message) };
+    const doc = {
+      ...idFields(spec, started.runId),
       status: result.status,
       steps: result.steps,
       compensations: result.compensations,
-      failure: result.failure,
-      ledger: result.ledger,
+      failure,
+      ledger: ledgerView(result.ledger),
     };
     if (ctx.json) ctx.emit(doc);
     else {
       ctx.out(`Trip ${input.tripId}: ${result.status}  (${workflowId})`);
       ctx.out(`  steps:         ${result.steps.join(', ') || 'none'}`);
       ctx.out(`  compensations: ${result.compensations.join(', ') || 'none'}`);
-      if (result.failure)
-        ctx.out(
-          `  failed at:     ${result.failure.step}: ${result.failure.type ?? ''} ${result.failure.message}`,
-        );
+      if (failure) ctx.out(`  failed at:     ${failure.step}: ${failure.type ?? ''} ${failure.message}`);
     }
     return result.status === 'completed' || result.status === 'compensated' ? EXIT.ok : EXIT.attention;
+  },
+};
+
+export const tripAccounts: Command = {
+  name: 'trip accounts',
+  summary:
+    "Show the trip service's traveller accounts (what trip book pays from; separate from the shop wallets of wallet show).",
+  usage: 'trip accounts [--json]',
+  examples: [
+    'settle trip accounts',
+    'settle trip accounts --json   # {count, accounts: [{customerId, balanceCents, balance}]}',
+  ],
+  options: {},
+  async run(ctx) {
+    const rows = await withServiceDb(
+      'trip',
+      async (pool) =>
+        (
+          await pool.query<{ customer_id: string; balance_cents: string }>(
+            'SELECT customer_id, balance_cents FROM trip_accounts ORDER BY customer_id',
+          )
+        ).rows,
+    );
+    const accounts = rows.map((r) => ({
+      customerId: r.customer_id,
+      balanceCents: Number(r.balance_cents),
+      balance: formatCents(Number(r.balance_cents)),
+    }));
+    if (ctx.json) ctx.emit({ count: accounts.length, accounts });
+    else for (const a of accounts) ctx.out(`${a.customerId.padEnd(12)} ${a.balance.padStart(12)}`);
+    return EXIT.ok;
   },
 };

@@ -1,6 +1,7 @@
 // `settle watch <id>`: follow a transaction live, step by step, until it ends. It polls the workflow's progress
 // query (a read-only live view, answered from the worker's cache) and prints only what changed.
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { temporalClient } from '../temporal';
 import type { LedgerEntry } from '../../shared';
 import { CliError, EXIT, type Command } from '../cli-kit';
 import { durationFlag } from '../duration';
@@ -62,7 +63,7 @@ async function snapshot(
   try {
     d = await handle.describe();
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError)
+    if (err instanceof temporalClient().WorkflowNotFoundError)
       throw new CliError(`no transaction with id '${workflowId}' (see: settle list)`, EXIT.notFound);
     throw err;
   }

@@ -1,5 +1,7 @@
 // Run the real CLI as a child process, the way an operator does, against a test stack's Temporal.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const ROOT = join(__dirname, '..', '..');
@@ -10,12 +12,25 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Environment for the CLI: the test server's address, and none of the developer's own Temporal/encryption settings. */
+let noStackDir: string | undefined;
+/** An empty SETTLE_DATA_DIR: no stack file, so a developer's running `npm start` is never the CLI's target. */
+function emptyDataDir(): string {
+  return (noStackDir ??= mkdtempSync(join(tmpdir(), 'settle-cli-nostack-')));
+}
+
+/** Environment for the CLI: the test server's address, and none of the developer's own Temporal/Settle settings. */
 export function cliEnv(address: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env))
-    if (k.startsWith('TEMPORAL_') || k.startsWith('SETTLE_ENCRYPTION_')) delete env[k];
-  return { ...env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: 'default', NO_COLOR: '1', ...extra };
+    if (k.startsWith('TEMPORAL_') || k.startsWith('SETTLE_') || k === 'DATABASE_URL') delete env[k];
+  return {
+    ...env,
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_NAMESPACE: 'default',
+    SETTLE_DATA_DIR: emptyDataDir(),
+    NO_COLOR: '1',
+    ...extra,
+  };
 }
 
 /** `settle <args>` through tsx (the same entry point as `npm run settle --`). */

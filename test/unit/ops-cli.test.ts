@@ -40,15 +40,12 @@ describe('list query', () => {
       buildListQuery({ status: 'timed-out' }),
       "SettlePattern IS NOT NULL AND ExecutionStatus = 'TimedOut'",
     );
-    assert.equal(
-      buildListQuery({ status: 'canceled' }),
-      "SettlePattern IS NOT NULL AND ExecutionStatus = 'Canceled'",
-    );
-    // TCC's own outcome, not Temporal's cancellation.
-    assert.equal(
-      buildListQuery({ status: 'cancelled' }),
-      "SettlePattern IS NOT NULL AND SettleStatus = 'cancelled'",
-    );
+    // One word for Temporal's cancellation; its own spelling is an alias.
+    for (const word of ['cancelled', 'canceled'])
+      assert.equal(
+        buildListQuery({ status: word }),
+        "SettlePattern IS NOT NULL AND ExecutionStatus = 'Canceled'",
+      );
     assert.equal(
       buildListQuery({ status: 'pre-committing' }),
       "SettlePattern IS NOT NULL AND SettleStatus = 'pre-committing' AND ExecutionStatus = 'Running'",
@@ -71,8 +68,43 @@ describe('list query', () => {
     const usage = (e: unknown): boolean => e instanceof CliError && e.exitCode === EXIT.usage;
     assert.throws(() => validatePattern('sgaa'), usage);
     assert.equal(validateStatus('needs-operator'), 'needs-operator');
-    for (const bad of ["x' OR 1=1", 'Running', 'a b', ''])
+    for (const bad of ["x' OR 1=1", 'Running', 'a b', '', 'bogus'])
       assert.throws(() => validateStatus(bad), usage, bad);
+  });
+
+  it('a status finds every stored spelling of it, pattern by pattern (list --pattern tcc --status committed)', () => {
+    assert.equal(
+      buildListQuery({ pattern: 'tcc', status: 'committed' }),
+      "SettlePattern IS NOT NULL AND SettlePattern = 'tcc' AND (SettleStatus = 'committed' OR (SettlePattern = 'tcc' AND SettleStatus = 'confirmed'))",
+    );
+    assert.equal(
+      buildListQuery({ status: 'compensated' }),
+      "SettlePattern IS NOT NULL AND (SettleStatus = 'compensated' OR (SettlePattern = 'choreography' AND SettleStatus = 'cancelled'))",
+    );
+    assert.equal(
+      buildListQuery({ status: 'aborted', pattern: 'tcc' }),
+      "SettlePattern IS NOT NULL AND SettlePattern = 'tcc' AND (SettleStatus = 'aborted' OR (SettlePattern = 'tcc' AND SettleStatus IN ('cancelled', 'expired')))",
+    );
+    // An old word still finds exactly what it used to.
+    assert.equal(
+      buildListQuery({ status: 'expired' }),
+      "SettlePattern IS NOT NULL AND (SettlePattern = 'tcc' AND SettleStatus = 'expired')",
+    );
+  });
+
+  it('leaves the outbox relays out of transaction lists unless asked for', () => {
+    assert.equal(
+      buildListQuery({ transactionsOnly: true }),
+      "SettlePattern IS NOT NULL AND SettleStatus NOT IN ('relay')",
+    );
+    assert.equal(
+      buildListQuery({ transactionsOnly: true, status: 'relay' }),
+      "SettlePattern IS NOT NULL AND SettleStatus = 'relay'",
+    );
+    assert.equal(
+      buildListQuery({ businessKey: 'o-1' }),
+      "SettlePattern IS NOT NULL AND SettleBusinessKey = 'o-1'",
+    );
   });
 });
 
@@ -85,8 +117,14 @@ describe('status reporting', () => {
     assert.equal(effectiveStatus(undefined, 'FAILED'), 'failed');
     assert.equal(effectiveStatus('needs-operator', 'RUNNING'), 'needs-operator');
     assert.equal(effectiveStatus('needs-operator', 'TERMINATED'), 'terminated');
-    assert.equal(effectiveStatus('running', 'CANCELLED'), 'canceled');
-    assert.equal(effectiveStatus('cancelled', 'COMPLETED'), 'cancelled');
+    assert.equal(effectiveStatus('running', 'CANCELLED'), 'cancelled');
+    // Older engines' words, in the pattern's vocabulary.
+    assert.equal(effectiveStatus('confirmed', 'COMPLETED', 'tcc'), 'committed');
+    assert.equal(effectiveStatus('cancelled', 'COMPLETED', 'tcc'), 'aborted');
+    assert.equal(effectiveStatus('expired', 'COMPLETED', 'tcc'), 'aborted');
+    assert.equal(effectiveStatus('confirmed', 'COMPLETED', 'choreography'), 'completed');
+    assert.equal(effectiveStatus('cancelled', 'COMPLETED', 'choreography'), 'compensated');
+    assert.equal(effectiveStatus('trying', 'TERMINATED', 'tcc'), 'terminated');
   });
 
   it('ended well only when closed normally and not left for an operator', () => {
