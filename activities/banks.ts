@@ -5,16 +5,17 @@
 //   recovery: sweepInDoubt (resolves this database's in-doubt prepared transactions)
 // All are idempotent, keyed by the branch's global transaction id (derived from the workflow id and participant).
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { WorkflowNotFoundError, type Client as TemporalClient } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { applyBankOps, applyOutboxOps } from '../services/banks';
+import { sha256 } from '../services/coordinator-log';
+import { singleFlightThreePhaseTimeouts } from '../services/three-phase-timer';
 import { BusinessRejection } from '../services/shop';
 import {
   abortThreePhaseBranch,
+  bindingOf,
   canCommitBranch,
   commitBranch,
   doCommitBranch,
-  enforceThreePhaseTimeouts,
   listPreparedBranches,
   preCommitBranch,
   prepareBranch,
@@ -22,24 +23,22 @@ import {
   type TimeoutAction,
 } from '../services/xa';
 import {
-  decisionOf,
+  canonicalJson,
   ERR,
   GID_PREFIX,
   isValidGid,
   parseGid,
-  presumeAbortUpdate,
-  SA,
   TRANSFER_ERR,
   type BranchOp,
   type BranchRef,
   type CanCommitRequest,
-  type Decision,
   type PhaseTwoOutcome,
   type PreCommitOutcome,
   type PrepareRequest,
   type Vote,
 } from '../shared';
 import type { FaultHooks } from './branch';
+import { createCoordinatorLogActivities, temporalLookup, type CoordinatorLookup } from './coordinator-log';
 
 /** Test and demo hooks at the protocol's crash points (they may block or throw). */
 export interface ParticipantHooks {
@@ -49,16 +48,6 @@ export interface ParticipantHooks {
   afterPrepare?(gid: string): void | Promise<void>;
   /** Before COMMIT PREPARED (phase two, after the decision). */
   beforeCommitPrepared?(gid: string): void | Promise<void>;
-}
-
-export type CoordinatorLookup = (
-  workflowId: string,
-  opts: { presumeAbort: boolean },
-) => Promise<CoordinatorVerdict>;
-export interface CoordinatorVerdict {
-  decision?: Decision;
-  /** How the verdict was reached, for the sweep report. */
-  basis: string;
 }
 
 export interface ParticipantConfig {
@@ -87,42 +76,6 @@ const heartbeat = (): void => {
   }
 };
 
-/**
- * The coordinator's decision, from Temporal: the SettleStatus search attribute (recorded before phase two) of
- * the workflow, whether running or closed. A closed coordinator without a decision never committed: presumed
- * abort. A running one without a decision is asked (presumeAbort update) only when `presumeAbort` is set, so
- * it decides itself, and the sweeper follows.
- */
-export function temporalLookup(client: () => TemporalClient): CoordinatorLookup {
-  return async (workflowId, { presumeAbort }) => {
-    const handle = client().workflow.getHandle(workflowId);
-    let d;
-    try {
-      d = await handle.describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError)
-        return presumeAbort
-          ? { decision: 'abort', basis: 'no such coordinator (presumed abort)' }
-          : { basis: 'no such coordinator yet' };
-      throw err;
-    }
-    const recorded = decisionOf(d.typedSearchAttributes.get(SA.status));
-    if (recorded) return { decision: recorded, basis: `coordinator recorded ${recorded}` };
-    if (d.status.name !== 'RUNNING')
-      return {
-        decision: 'abort',
-        basis: `coordinator ${d.status.name.toLowerCase()} without a decision (presumed abort)`,
-      };
-    if (!presumeAbort) return { basis: 'coordinator running, undecided' };
-    const state = await handle.executeUpdate(presumeAbortUpdate, {
-      args: [{ reason: 'in-doubt sweeper: prepared past the grace period' }],
-    });
-    return state.decision
-      ? { decision: state.decision, basis: `coordinator decided ${state.decision} when asked` }
-      : { basis: 'coordinator undecided' };
-  };
-}
-
 export interface SweepEntry {
   gid: string;
   ageMs: number;
@@ -135,6 +88,29 @@ export interface SweepReport {
   resolved: SweepEntry[];
   waiting: SweepEntry[];
   timeouts: TimeoutAction[];
+  /** Branches whose resolution failed this time (each gid on its own: one error never stops the sweep). */
+  errors?: (SweepEntry & { error: string })[];
+}
+
+/** A 2PC branch in doubt in one participant database, as the sweeper workflow resolves it. */
+export interface InDoubtEntry {
+  gid: string;
+  participant: string;
+  workflowId: string;
+  ageMs: number;
+  /** The transaction digest the branch is bound to; absent for branches prepared before bindings existed. */
+  digest?: string;
+}
+
+/** Heartbeat every second while `fn` runs: a dead attempt (crashed worker) is detected by its heartbeat timeout. */
+async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
+  heartbeat();
+  const timer = setInterval(heartbeat, 1000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 export function createParticipantActivities(pool: Pool, config: ParticipantConfig) {
@@ -151,6 +127,14 @@ export function createParticipantActivities(pool: Pool, config: ParticipantConfi
     afterPrepare: hooks.afterPrepare && ((gid: string) => hooks.afterPrepare!(gid)),
   };
   const lookup = config.lookup ?? temporalLookup(() => Context.current().client);
+  // The branch is bound to the coordinator's transaction digest and to a digest of its own ops, computed here.
+  const bindingFor = (req: PrepareRequest) =>
+    req.digest === undefined
+      ? undefined
+      : {
+          txDigest: req.digest,
+          opsDigest: sha256(canonicalJson({ participant: req.participant, ops: req.ops })),
+        };
 
   return {
     /** 2PC phase one: BEGIN; the checked work; PREPARE TRANSACTION. A business rejection is a no vote. */
@@ -158,21 +142,58 @@ export function createParticipantActivities(pool: Pool, config: ParticipantConfi
       checkRef(req);
       validateOps(req.ops);
       try {
-        return await prepareBranch(pool, req.gid, work(req, '2pc'), prepareHooks);
+        return await heartbeating(() =>
+          prepareBranch(pool, req.gid, work(req, '2pc'), prepareHooks, bindingFor(req)),
+        );
       } catch (err) {
         toVoteError(err);
       }
     },
-    /** Phase two, commit: idempotent (already committed counts as done). */
+    /** Phase two, commit: idempotent (already committed counts as done); never another operation's branch. */
     async commitBranch(ref: BranchRef): Promise<PhaseTwoOutcome> {
       checkRef(ref);
       await hooks.beforeCommitPrepared?.(ref.gid);
-      return { state: await commitBranch(pool, ref.gid) };
+      try {
+        return { state: await commitBranch(pool, ref.gid, ref.digest) };
+      } catch (err) {
+        toVoteError(err);
+      }
     },
     /** Phase two, abort: idempotent, and it also stops a prepare of this branch that is still on its way. */
     async rollbackBranch(ref: BranchRef): Promise<PhaseTwoOutcome> {
       checkRef(ref);
-      return { state: await rollbackBranch(pool, ref.gid, { heartbeat }) };
+      return { state: await rollbackBranch(pool, ref.gid, { heartbeat, txDigest: ref.digest }) };
+    },
+
+    /**
+     * This database's in-doubt 2PC branches for the sweeper workflow, which resolves each from the coordinator
+     * log. Every gid that ever was a 3PC branch is left out (its participant-side timers own it); the 3PC timers
+     * run here too, single-flight per database.
+     */
+    async listInDoubt(): Promise<{ branches: InDoubtEntry[]; timeouts: TimeoutAction[] }> {
+      const timeouts = await heartbeating(() => singleFlightThreePhaseTimeouts(pool));
+      const prepared = await listPreparedBranches(pool, GID_PREFIX);
+      const threePc = new Set(
+        (
+          await pool.query<{ gid: string }>('SELECT gid FROM threepc_branches WHERE gid = ANY($1)', [
+            prepared.map((b) => b.gid),
+          ])
+        ).rows.map((r) => r.gid),
+      );
+      const branches: InDoubtEntry[] = [];
+      for (const b of prepared) {
+        const parsed = parseGid(b.gid);
+        if (!parsed || threePc.has(b.gid)) continue;
+        const binding = await bindingOf(pool, b.gid);
+        branches.push({
+          gid: b.gid,
+          participant: parsed.participant,
+          workflowId: parsed.workflowId,
+          ageMs: b.ageMs,
+          ...(binding ? { digest: binding.txDigest } : {}),
+        });
+      }
+      return { branches, timeouts };
     },
 
     /** 3PC can-commit: prepare, and start the participant's own wait timeout. */
@@ -209,7 +230,7 @@ export function createParticipantActivities(pool: Pool, config: ParticipantConfi
       const report: SweepReport = {
         resolved: [],
         waiting: [],
-        timeouts: await enforceThreePhaseTimeouts(pool),
+        timeouts: await singleFlightThreePhaseTimeouts(pool),
       };
       const threePc = new Set(
         (
@@ -247,8 +268,12 @@ export function createBankActivities(pool: Pool, hooks?: FaultHooks & Participan
   return createParticipantActivities(pool, { kind: 'bank', hooks });
 }
 
+/** The outbox participant, and the coordinator log kept in the same database. */
 export function createOutboxActivities(pool: Pool, hooks?: FaultHooks & ParticipantHooks) {
-  return createParticipantActivities(pool, { kind: 'outbox', hooks });
+  return {
+    ...createParticipantActivities(pool, { kind: 'outbox', hooks }),
+    ...createCoordinatorLogActivities(pool),
+  };
 }
 
 export type ParticipantActivities = ReturnType<typeof createParticipantActivities>;

@@ -7,7 +7,8 @@ import { ERR, SEED_ACCOUNTS, TRANSFER_ERR, type BankId, type BranchOp } from '..
 import { barrierMigration } from './barrier';
 import type { Migration, Pools, ServiceName } from './db';
 import { BusinessRejection } from './shop';
-import { xaMigration } from './xa';
+import { coordinatorLogMigration } from './coordinator-log';
+import { xaBindingMigration, xaMigration } from './xa';
 
 type Tx = Pick<PoolClient, 'query'> | Client;
 
@@ -50,6 +51,7 @@ export const bankMigrations: Migration[] = [
       );`,
   },
   xaMigration,
+  xaBindingMigration,
 ];
 
 /** The message-queue participant: transfer events, prepared in the same 2PC as the money. */
@@ -68,6 +70,8 @@ export const outboxMigrations: Migration[] = [
       );`,
   },
   xaMigration,
+  xaBindingMigration,
+  coordinatorLogMigration,
 ];
 
 /** The TCC server's request log: every call as it arrived (duplicates included), and what it answered. */

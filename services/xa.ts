@@ -11,7 +11,7 @@
 //    lock_timeout, then the rollback looks again and rolls the now-prepared branch back).
 // A prepared transaction survives its session and a server restart; pg_prepared_xacts lists what is in doubt.
 import { Client, type Pool, type PoolClient } from 'pg';
-import { isValidGid, type Vote } from '../shared';
+import { isValidGid, TRANSFER_ERR, type Vote } from '../shared';
 import type { Migration } from './db';
 import { BusinessRejection } from './shop';
 
@@ -34,6 +34,57 @@ export const xaMigration: Migration = {
       updated_at        timestamptz NOT NULL DEFAULT now()
     );`,
 };
+
+/**
+ * Binds a gid to the exact operation it was first prepared for, committed *before* the prepared transaction
+ * starts (a row inside it would be invisible while it is in doubt): the transaction digest from the coordinator
+ * log and the digest of this branch's own ops. A prepare of anything else under the same gid votes no.
+ */
+export const xaBindingMigration: Migration = {
+  id: 51,
+  name: 'xa_branch_bindings',
+  sql: `
+    CREATE TABLE IF NOT EXISTS xa_branch_bindings (
+      gid         text PRIMARY KEY,
+      tx_digest   text NOT NULL,
+      ops_digest  text NOT NULL,
+      recorded_at timestamptz NOT NULL DEFAULT now()
+    );`,
+};
+
+export interface BranchBinding {
+  txDigest: string;
+  opsDigest: string;
+}
+
+export async function bindingOf(db: Queryable, gid: string): Promise<BranchBinding | undefined> {
+  const r = await db.query<{ tx_digest: string; ops_digest: string }>(
+    'SELECT tx_digest, ops_digest FROM xa_branch_bindings WHERE gid = $1',
+    [gid],
+  );
+  const row = r.rows[0];
+  return row && { txDigest: row.tx_digest, opsDigest: row.ops_digest };
+}
+
+/** First binding wins; returns the binding the gid has now (compare it with yours). */
+async function bindBranch(db: Queryable, gid: string, b: BranchBinding): Promise<BranchBinding> {
+  await db.query(
+    `INSERT INTO xa_branch_bindings (gid, tx_digest, ops_digest) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+    [gid, b.txDigest, b.opsDigest],
+  );
+  return (await bindingOf(db, gid)) ?? b;
+}
+
+const sameBinding = (a: BranchBinding, b: BranchBinding): boolean =>
+  a.txDigest === b.txDigest && a.opsDigest === b.opsDigest;
+
+function mismatchVote(gid: string): Vote {
+  return {
+    vote: 'no',
+    type: TRANSFER_ERR.branchMismatch,
+    reason: `${gid} is bound to another operation (other legs or amounts under the same id)`,
+  };
+}
 
 /**
  * How long a prepare waits for a lock (another attempt of the same branch, or an account row held by another
@@ -101,8 +152,11 @@ export async function prepareBranch(
   gid: string,
   work: (tx: Client) => Promise<void>,
   hooks: PrepareHooks = {},
+  binding?: BranchBinding,
 ): Promise<Vote> {
   const literal = gidLiteral(gid);
+  // Bound first, so "already prepared" and "already committed" below are answers about this very operation.
+  if (binding && !sameBinding(await bindBranch(pool, gid, binding), binding)) return mismatchVote(gid);
   const client = await dedicatedClient(pool);
   let open = false;
   try {
@@ -152,8 +206,14 @@ export async function prepareBranch(
 export async function commitBranch(
   pool: Pool,
   gid: string,
+  txDigest?: string,
 ): Promise<'committed' | 'already-committed' | 'heuristic-rollback'> {
   const literal = gidLiteral(gid);
+  if (txDigest !== undefined && !(await boundTo(pool, gid, txDigest)))
+    throw new BusinessRejection(
+      TRANSFER_ERR.branchMismatch,
+      `${gid} is bound to another operation: this coordinator never prepared it and must not commit it`,
+    );
   try {
     await pool.query(`COMMIT PREPARED ${literal}`);
     return 'committed';
@@ -164,6 +224,12 @@ export async function commitBranch(
   // Not prepared, not committed: make sure a late prepare cannot resurrect it, and report the anomaly.
   await writeTombstone(pool, gid);
   return 'heuristic-rollback';
+}
+
+/** True when the gid is unbound (never prepared with a digest) or bound to this transaction digest. */
+async function boundTo(db: Queryable, gid: string, txDigest: string): Promise<boolean> {
+  const b = await bindingOf(db, gid);
+  return b === undefined || b.txDigest === txDigest;
 }
 
 async function writeTombstone(pool: Pool, gid: string): Promise<'aborted' | 'committed' | 'locked'> {
@@ -196,9 +262,11 @@ async function writeTombstone(pool: Pool, gid: string): Promise<'aborted' | 'com
 export async function rollbackBranch(
   pool: Pool,
   gid: string,
-  opts: { heartbeat?: () => void } = {},
+  opts: { heartbeat?: () => void; txDigest?: string } = {},
 ): Promise<'rolled-back' | 'nothing-prepared' | 'heuristic-commit'> {
   const literal = gidLiteral(gid);
+  // Another operation's branch under this gid is not ours to roll back (its own decision resolves it).
+  if (opts.txDigest !== undefined && !(await boundTo(pool, gid, opts.txDigest))) return 'nothing-prepared';
   let rolledBack = false;
   for (;;) {
     opts.heartbeat?.();

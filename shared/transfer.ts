@@ -100,6 +100,11 @@ export interface PrepareRequest {
   participant: string;
   ops: BranchOp[];
   voteNo?: boolean;
+  /**
+   * The transaction's digest (coordinator log): the participant binds its branch to it and to its own ops, so
+   * a prepare of another operation under the same gid votes no instead of adopting the prepared branch.
+   */
+  digest?: string;
 }
 
 /** 3PC can-commit: a prepare plus the participant-side timeouts it enforces on its own. */
@@ -113,6 +118,72 @@ export interface CanCommitRequest extends PrepareRequest {
 export interface BranchRef {
   gid: string;
   participant: string;
+  /** The transaction digest the branch was prepared for; phase two of another operation leaves it alone. */
+  digest?: string;
+}
+
+/**
+ * Canonical JSON (object keys sorted, undefined members dropped): the input of every operation digest, so the
+ * same operation always hashes the same whichever process (workflow, participant) computes it.
+ */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map((x) => canonicalJson(x ?? null)).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+// ---------------------------------------------------------------------------------------------- coordinator log
+/** A leg as the coordinator log digests it: which participant, on which queue, doing what (no fault switches). */
+export interface LoggedLeg {
+  name: string;
+  queue: string;
+  ops: BranchOp[];
+}
+
+export interface BeginTransactionRequest {
+  /** The coordinator's workflow id: the transaction's (business) id. */
+  txId: string;
+  runId: string;
+  legs: LoggedLeg[];
+}
+
+/** The coordinator log's row for one transaction id (written before phase one, decided once before phase two). */
+export interface TransactionRecord {
+  txId: string;
+  digest: string;
+  firstRunId: string;
+  decision?: Decision;
+  reason?: string;
+  /** begin only: the id was first used for another operation (another digest); nothing was written. */
+  conflict?: boolean;
+}
+
+export interface DecideTransactionRequest {
+  txId: string;
+  digest: string;
+  decision: Decision;
+  reason: string;
+}
+
+/** The in-doubt sweeper's question about one prepared branch, answered from the coordinator log. */
+export interface ResolveRequest {
+  txId: string;
+  /** The transaction digest the branch is bound to (absent for branches prepared before the log existed). */
+  digest?: string;
+  /** The branch waited past the grace period: record abort unless a decision exists. */
+  presumeAbort: boolean;
+}
+
+export interface ResolveVerdict {
+  decision?: Decision;
+  /** How the verdict was reached, for the sweep report. */
+  basis: string;
 }
 
 export type Vote =
@@ -191,10 +262,19 @@ export const coordinatorStateQuery = defineQuery<CoordinatorState>('coordinatorS
 export const presumeAbortUpdate = defineUpdate<CoordinatorState, [{ reason: string }]>('presumeAbort');
 
 export interface CoordinatorOptions {
-  /** How long prepare (or can-commit) may take before the coordinator aborts. Default 30s. */
+  /**
+   * How long the coordinator waits for every vote before it aborts (the workflow's own timer, and the prepare
+   * activities' schedule-to-close). A worker restart after a prepare must finish inside this, minus
+   * `prepareHeartbeatTimeout`, for the transfer to commit. Default 30s.
+   */
   voteTimeout?: string;
   /** Start-to-close timeout of each participant activity call. Default 5s. */
   activityTimeout?: string;
+  /**
+   * A prepare attempt that stops heartbeating for this long is dead (its worker crashed) and is retried at once
+   * on another worker instead of after its start-to-close timeout. Default 2s.
+   */
+  prepareHeartbeatTimeout?: string;
   /** 3PC: participant-side timeouts (defaults 30s and 60s). */
   waitTimeout?: string;
   commitTimeout?: string;
@@ -419,5 +499,11 @@ export const TRANSFER_ERR = {
   reservationCancelled: 'ReservationCancelled',
   reservationConfirmed: 'ReservationConfirmed',
   unknownReservation: 'UnknownReservation',
+  /** Confirm refused: the reservation passed its expiry (the participant released it, or will). */
+  reservationExpired: 'ReservationExpired',
   votedNo: 'VotedNo',
+  /** A transaction id already used for another operation (another digest): refused, nothing prepared. */
+  idReused: 'TransactionIdReused',
+  /** A branch prepared for another operation under the same gid: votes no, phase two leaves it alone. */
+  branchMismatch: 'BranchMismatch',
 } as const;

@@ -12,8 +12,12 @@
 //    aborts, and it is not cancellable;
 //  - an abort rolls back every participant, including those whose prepare outcome is unknown (timed out,
 //    still running): the participant's tombstone makes a late prepare vote no, or rolls it back;
-//  - the coordinator is the only one that decides: the in-doubt sweeper asks it (presumeAbort update) instead
-//    of guessing, so a branch the sweeper rolls back can never be one the coordinator commits.
+//  - every run is bound to the exact operation: before phase one it records (workflow id, digest of its legs) in
+//    the coordinator log; an id already used for another operation fails (TransactionIdReused), nothing
+//    prepared; each branch is bound to the digest too, so it is never adopted by another operation;
+//  - the decision is written once to the coordinator log before phase two; whatever was recorded first (by an
+//    earlier run of this id before a reset, or by the sweeper presuming abort) is the decision every later run
+//    follows, and a branch that reports "already committed" forces commit: no timer, cancel or sweep aborts it.
 import { msToNumber } from '@temporalio/common/lib/time';
 import {
   ActivityFailure,
@@ -21,6 +25,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -31,7 +36,8 @@ import {
   type ActivityInterfaceFor,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { ParticipantActivities, SweepReport } from '../activities/banks';
+import type { ParticipantActivities, SweepEntry, SweepReport } from '../activities/banks';
+import type { CoordinatorLogActivities } from '../activities/coordinator-log';
 import {
   branchGid,
   coordinatorStateQuery,
@@ -41,6 +47,7 @@ import {
   MIN_PARTICIPANTS,
   NON_RETRYABLE,
   PARTICIPANT_NAME_RE,
+  type BranchRef,
   presumeAbortUpdate,
   SA,
   TASK_QUEUES,
@@ -57,13 +64,29 @@ import {
 
 export const DEFAULT_VOTE_TIMEOUT = '30s';
 export const DEFAULT_ACTIVITY_TIMEOUT = '5s';
+export const DEFAULT_PREPARE_HEARTBEAT_TIMEOUT = '5s';
+/** Runs from here on keep a coordinator log (begin before phase one, write-once decision before phase two). */
+export const COORDINATOR_LOG_PATCH = 'settle-2pc-coordinator-log';
+/** Sweeps from here on resolve each branch from the coordinator log, one gid at a time. */
+export const SWEEPER_LOG_PATCH = 'settle-sweeper-coordinator-log';
 
-/** Phase one: a few quick retries of infrastructure errors, all inside the vote timeout. */
+/** The coordinator log (activities/coordinator-log.ts) lives with the outbox service. Retried until it answers. */
+const coordinatorLog = proxyActivities<CoordinatorLogActivities>({
+  taskQueue: TASK_QUEUES.outbox,
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s' },
+});
+
+/**
+ * Phase one: a few quick retries of infrastructure errors, all inside the vote timeout. The prepare heartbeats,
+ * so an attempt lost with its worker is retried after the heartbeat timeout, not after its start-to-close.
+ */
 export function voteOptions(queue: string, opts: CoordinatorOptions): ActivityOptions {
   return {
     taskQueue: queue,
     startToCloseTimeout: opts.activityTimeout ?? DEFAULT_ACTIVITY_TIMEOUT,
     scheduleToCloseTimeout: opts.voteTimeout ?? DEFAULT_VOTE_TIMEOUT,
+    heartbeatTimeout: opts.prepareHeartbeatTimeout ?? DEFAULT_PREPARE_HEARTBEAT_TIMEOUT,
     retry: {
       initialInterval: '200ms',
       backoffCoefficient: 2,
@@ -152,6 +175,8 @@ export function createCoordinator(
   protocol: '2pc' | '3pc',
   participants: ParticipantSpec[],
   opts: CoordinatorOptions,
+  /** The decision goes through the coordinator log: a presumed abort is proposed, never decided in the update. */
+  durableDecision = false,
 ): Coordinator {
   const { workflowId } = workflowInfo();
   checkParticipants(participants, workflowId);
@@ -199,11 +224,12 @@ export function createCoordinator(
   };
 
   setHandler(coordinatorStateQuery, snapshot);
-  setHandler(presumeAbortUpdate, ({ reason }) => {
+  setHandler(presumeAbortUpdate, async ({ reason }) => {
     if (!state.decision && state.status !== 'pre-committing') {
-      presumedAbort = reason;
-      // Decided here, in the update, so the answer the sweeper acts on is the coordinator's own durable decision.
-      decide('abort', `presumed abort: ${reason}`);
+      presumedAbort ??= reason;
+      // Answer with the durable decision: the one the log recorded (commit wins if it was recorded first).
+      if (durableDecision) await condition(() => state.decision !== undefined);
+      else decide('abort', `presumed abort: ${reason}`);
     }
     return snapshot();
   });
@@ -264,13 +290,21 @@ export async function collectVotes(
       );
   });
   const all = (): boolean => c.state.participants.every((p) => p.vote === 'yes');
+  // A branch that already committed means the transaction was decided commit (by an earlier run): follow it.
+  const committed = (): boolean =>
+    c.state.participants.some((p) => p.vote === 'yes' && p.voteDetail === 'already-committed');
   const refused = (): ParticipantView | undefined =>
     c.state.participants.find((p) => p.vote === 'no' || p.vote === 'unknown');
   let timedOut = false;
   let cancelled = false;
   try {
     timedOut = !(await condition(
-      () => c.state.decision !== undefined || all() || refused() !== undefined,
+      () =>
+        c.state.decision !== undefined ||
+        c.presumed() !== undefined ||
+        committed() ||
+        all() ||
+        refused() !== undefined,
       voteTimeout,
     ));
   } catch (err) {
@@ -284,6 +318,8 @@ export async function collectVotes(
   const late = c.state.participants.filter((p) => p.vote === 'pending' || p.vote === 'unknown');
   let refusal: string | undefined;
   if (c.state.decision === 'abort') refusal = c.state.decisionReason;
+  else if (committed()) refusal = undefined;
+  else if (c.presumed() !== undefined) refusal = `presumed abort: ${c.presumed()}`;
   else if (cancelled) refusal = 'the coordinator was cancelled before it decided';
   else if (all()) refusal = undefined;
   else if (no) refusal = `${no.name} voted no: ${no.voteDetail ?? ''}`;
@@ -330,23 +366,96 @@ export async function finishPhaseTwo(
   );
 }
 
+interface Proposal {
+  decision: Decision;
+  reason: string;
+}
+
+/**
+ * Begin in the coordinator log: refuse an id used for another operation; return the transaction digest, and the
+ * decision an earlier run of this id recorded (a reset, or the same transfer started again), if any.
+ */
+async function beginLogged(participants: ParticipantSpec[]): Promise<{ digest: string; earlier?: Proposal }> {
+  const { workflowId, runId } = workflowInfo();
+  const rec = await coordinatorLog.beginTransaction.executeWithOptions(
+    { summary: 'coordinator log: begin' },
+    [
+      {
+        txId: workflowId,
+        runId,
+        legs: participants.map((p) => ({ name: p.name, queue: p.queue, ops: p.ops })),
+      },
+    ],
+  );
+  if (rec.conflict)
+    throw ApplicationFailure.nonRetryable(
+      `${workflowId} was already used for another operation (first run ${rec.firstRunId}, other legs or amounts); nothing was prepared: start this one under a new id`,
+      TRANSFER_ERR.idReused,
+    );
+  if (!rec.decision) return { digest: rec.digest };
+  return {
+    digest: rec.digest,
+    earlier: {
+      decision: rec.decision,
+      reason: `decided by an earlier run of ${workflowId}: ${rec.reason ?? rec.decision}`,
+    },
+  };
+}
+
+/** Write the decision once; the decision that stands may be an earlier one (recorded first), which wins. */
+async function recordDecision(digest: string, p: Proposal): Promise<Proposal> {
+  const { workflowId } = workflowInfo();
+  const won = await CancellationScope.nonCancellable(() =>
+    coordinatorLog.decideTransaction.executeWithOptions({ summary: `coordinator log: ${p.decision}` }, [
+      { txId: workflowId, digest, decision: p.decision, reason: p.reason },
+    ]),
+  );
+  if (won.decision === p.decision) return p;
+  return {
+    decision: won.decision!,
+    reason: `${won.reason ?? won.decision} (recorded first; this run would have decided ${p.decision})`,
+  };
+}
+
 /** Run a two-phase commit over the participants; resolves with the final state once phase two is done. */
 export async function runTwoPhase(
   participants: ParticipantSpec[],
   opts: CoordinatorOptions = {},
 ): Promise<CoordinatorState> {
-  const c = createCoordinator('2pc', participants, opts);
+  const logged = patched(COORDINATOR_LOG_PATCH);
+  const c = createCoordinator('2pc', participants, opts, logged);
   const { workflowId } = workflowInfo();
-  const refusal = await collectVotes(c, participants, opts, (p, view) =>
-    participantsOf(p.queue, voteOptions(p.queue, opts)).prepareBranch.executeWithOptions(
-      { summary: `prepare ${p.name}` },
-      [{ gid: view.gid, workflowId, participant: p.name, ops: p.ops, voteNo: p.voteNo }],
-    ),
-  );
-  c.decide(refusal === undefined ? 'commit' : 'abort', refusal ?? 'every participant voted yes');
+  const begun = logged ? await beginLogged(participants) : undefined;
+  const digest = begun?.digest;
+  let proposal: Proposal;
+  if (begun?.earlier) {
+    // Phase one already happened in an earlier run; its recorded decision is finished here (idempotent).
+    for (const v of c.state.participants) {
+      v.vote = 'unknown';
+      v.voteDetail = 'not asked: an earlier run of this transaction decided';
+    }
+    proposal = begun.earlier;
+  } else {
+    const refusal = await collectVotes(c, participants, opts, (p, view) =>
+      participantsOf(p.queue, voteOptions(p.queue, opts)).prepareBranch.executeWithOptions(
+        { summary: `prepare ${p.name}` },
+        [{ gid: view.gid, workflowId, participant: p.name, ops: p.ops, voteNo: p.voteNo, digest }],
+      ),
+    );
+    const forced =
+      refusal === undefined && !c.state.participants.every((p) => p.vote === 'yes')
+        ? 'a branch had already committed: the transaction was decided commit before'
+        : undefined;
+    proposal =
+      refusal === undefined
+        ? { decision: 'commit', reason: forced ?? 'every participant voted yes' }
+        : { decision: 'abort', reason: refusal };
+    if (digest !== undefined) proposal = await recordDecision(digest, proposal);
+  }
+  c.decide(proposal.decision, proposal.reason);
   await finishPhaseTwo(c, (view, decision) => {
     const acts = participantsOf(view.queue, phaseTwoOptions(view.queue, opts));
-    const ref = { gid: view.gid, participant: view.name };
+    const ref: BranchRef = { gid: view.gid, participant: view.name, ...(digest ? { digest } : {}) };
     return decision === 'commit'
       ? acts.commitBranch.executeWithOptions({ summary: `commit ${view.name}` }, [ref])
       : acts.rollbackBranch.executeWithOptions({ summary: `roll back ${view.name}` }, [ref]);
@@ -378,10 +487,66 @@ export interface SweeperResult {
 }
 
 /**
- * One in-doubt sweep over every participant database (run by a Temporal Schedule, or on demand): each
- * database's sweep runs on its own service's queue, next to its data, and resolves what it can.
+ * One in-doubt sweep over every participant database (run by a Temporal Schedule, or on demand): each database
+ * lists its in-doubt 2PC branches on its own service's queue; each branch is then resolved on its own (one
+ * failure never stops the others) by the decision the coordinator log holds for its exact operation.
  */
 export async function inDoubtSweeper(input: { graceMs?: number } = {}): Promise<SweeperResult> {
+  if (!patched(SWEEPER_LOG_PATCH)) return legacySweep(input);
+  const graceMs = input.graceMs ?? DEFAULT_GRACE_MS;
+  const result: SweeperResult = { byQueue: {}, resolved: 0, waiting: 0 };
+  const log = proxyActivities<CoordinatorLogActivities>({
+    taskQueue: TASK_QUEUES.outbox,
+    startToCloseTimeout: '30s',
+    retry: { initialInterval: '1s', maximumAttempts: 3 },
+  });
+  await Promise.all(
+    SWEPT_QUEUES.map(async (queue) => {
+      const acts = proxyActivities<ParticipantActivities>({
+        taskQueue: queue,
+        startToCloseTimeout: '1m',
+        heartbeatTimeout: '10s',
+        retry: { initialInterval: '1s', maximumAttempts: 3 },
+      });
+      let listed;
+      try {
+        listed = await acts.listInDoubt.executeWithOptions({ summary: `list in-doubt ${queue}` }, []);
+      } catch (err) {
+        result.byQueue[queue] = { error: describeError(err) };
+        return;
+      }
+      const report: SweepReport = { resolved: [], waiting: [], timeouts: listed.timeouts, errors: [] };
+      result.byQueue[queue] = report;
+      result.resolved += listed.timeouts.length;
+      for (const b of listed.branches) {
+        const entry: SweepEntry = { gid: b.gid, ageMs: b.ageMs, action: 'wait', basis: '' };
+        try {
+          const verdict = await log.resolveInDoubt.executeWithOptions({ summary: `decision for ${b.gid}` }, [
+            { txId: b.workflowId, digest: b.digest, presumeAbort: b.ageMs >= graceMs },
+          ]);
+          entry.basis = verdict.basis;
+          const ref: BranchRef = { gid: b.gid, participant: b.participant, digest: b.digest };
+          if (verdict.decision === 'commit') {
+            entry.action = 'commit';
+            entry.result = (await acts.commitBranch(ref)).state;
+          } else if (verdict.decision === 'abort') {
+            entry.action = 'rollback';
+            entry.result = (await acts.rollbackBranch(ref)).state;
+          }
+          (entry.action === 'wait' ? report.waiting : report.resolved).push(entry);
+          if (entry.action === 'wait') result.waiting += 1;
+          else result.resolved += 1;
+        } catch (err) {
+          report.errors!.push({ ...entry, error: describeError(err) });
+        }
+      }
+    }),
+  );
+  return result;
+}
+
+/** The sweep as it ran before the coordinator log (kept so sweeps started by older code replay). */
+async function legacySweep(input: { graceMs?: number }): Promise<SweeperResult> {
   const graceMs = input.graceMs ?? DEFAULT_GRACE_MS;
   const result: SweeperResult = { byQueue: {}, resolved: 0, waiting: 0 };
   await Promise.all(

@@ -1,7 +1,7 @@
 // The 2PC (and 3PC) coordinators against the time-skipping server with stubbed participants: the decision for
 // every vote pattern, the vote timeout (time-skipped), phase two retried until done, presumed abort asked by the
 // sweeper, and cancellation before and after the decision.
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
@@ -11,8 +11,11 @@ import {
   presumeAbortUpdate,
   TASK_QUEUES,
   transferWorkflowId,
+  type BeginTransactionRequest,
   type BranchRef,
   type CoordinatorOptions,
+  type DecideTransactionRequest,
+  type TransactionRecord,
   type PrepareRequest,
   type TransferInput,
   type TransferResult,
@@ -23,7 +26,35 @@ import { timeSkippingEnv, uniqueId } from '../helpers/env';
 import { Gate, waitFor } from '../helpers/transfers';
 import { withWorkers } from '../helpers/workers';
 
-type PrepareBehaviour = 'yes' | 'no' | 'unreachable' | 'error' | 'gate';
+type PrepareBehaviour = 'yes' | 'no' | 'unreachable' | 'error' | 'gate' | 'already-committed';
+
+/** Hold at the gate, heartbeating like the real prepare does (its heartbeat timeout is part of the options). */
+async function heldAt(gate: Gate, gid: string): Promise<void> {
+  const timer = setInterval(() => Context.current().heartbeat(), 200);
+  try {
+    await gate.wait(gid);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** An in-memory coordinator log with the real one's rules: begin binds the id to a digest, decide is write-once. */
+function stubCoordinatorLog(earlier?: { decision: 'commit' | 'abort'; reason: string }) {
+  const rows = new Map<string, TransactionRecord>();
+  return {
+    async beginTransaction(req: BeginTransactionRequest): Promise<TransactionRecord> {
+      const digest = JSON.stringify(req.legs);
+      const rec = rows.get(req.txId) ?? { txId: req.txId, digest, firstRunId: req.runId, ...earlier };
+      rows.set(req.txId, rec);
+      return rec.digest === digest ? rec : { ...rec, conflict: true };
+    },
+    async decideTransaction(req: DecideTransactionRequest): Promise<TransactionRecord> {
+      const rec = rows.get(req.txId)!;
+      if (!rec.decision) Object.assign(rec, { decision: req.decision, reason: req.reason });
+      return rec;
+    },
+  };
+}
 
 interface Plan {
   prepare?: Partial<Record<string, PrepareBehaviour>>;
@@ -31,6 +62,8 @@ interface Plan {
   commitFailures?: Partial<Record<string, number>>;
   /** 3PC: participants whose pre-commit is refused. */
   refusePreCommit?: string[];
+  /** A decision an earlier run of the same id recorded in the coordinator log. */
+  earlier?: { decision: 'commit' | 'abort'; reason: string };
 }
 
 function stubParticipants(plan: Plan) {
@@ -45,7 +78,8 @@ function stubParticipants(plan: Plan) {
     // unreachable: every attempt fails like a lost connection, so no vote ever arrives; the retries' backoff
     // and the vote timeout are skipped by the test server.
     if (b === 'unreachable') throw new Error(`${req.participant}: connection refused`);
-    if (b === 'gate') await gate.wait(req.gid);
+    if (b === 'gate') await heldAt(gate, req.gid);
+    if (b === 'already-committed') return { vote: 'yes', state: 'already-committed' };
     return { vote: 'yes', state: 'prepared' };
   };
   const phaseTwo = (name: string, state: 'committed' | 'rolled-back') => async (ref: BranchRef) => {
@@ -89,7 +123,7 @@ function stubParticipants(plan: Plan) {
     queues: {
       [TASK_QUEUES.bankA]: activities,
       [TASK_QUEUES.bankB]: activities,
-      [TASK_QUEUES.outbox]: activities,
+      [TASK_QUEUES.outbox]: { ...activities, ...stubCoordinatorLog(plan.earlier) },
     },
   };
 }
@@ -232,6 +266,42 @@ describe('2PC coordinator (time-skipping, stubbed participants)', () => {
     });
     assert.equal(afterDecision.result.status, 'committed');
     assert.deepEqual(of(afterDecision.calls, 'rollback'), []);
+  });
+
+  it('item 1: a branch already committed forces commit, though another participant never votes', async () => {
+    const { result, calls } = await run({
+      prepare: { 'bank-a': 'already-committed', 'bank-b': 'unreachable' },
+    });
+    assert.equal(result.decision, 'commit');
+    assert.match(result.reason ?? '', /already committed/);
+    assert.deepEqual(of(calls, 'rollback'), []);
+    assert.deepEqual(of(calls, 'commit'), ALL);
+  });
+
+  it('item 1: a branch already committed forces commit even when the coordinator is cancelled first', async () => {
+    const { result, calls } = await run(
+      { prepare: { 'bank-a': 'already-committed', outbox: 'gate' } },
+      async (h, stubs) => {
+        await waitFor('outbox prepare to start', () => stubs.gate.arrived.length > 0);
+        await waitFor('bank-a to vote', async () =>
+          (await h.query(coordinatorStateQuery)).participants.some((p) => p.vote === 'yes'),
+        );
+        await h.cancel();
+        stubs.gate.open();
+      },
+    );
+    assert.equal(result.decision, 'commit');
+    assert.deepEqual(of(calls, 'rollback'), []);
+  });
+
+  it('item 1: a decision an earlier run recorded is finished without asking for votes again', async () => {
+    const { result, calls } = await run({
+      earlier: { decision: 'commit', reason: 'every participant voted yes' },
+    });
+    assert.equal(result.decision, 'commit');
+    assert.match(result.reason ?? '', /decided by an earlier run/);
+    assert.deepEqual(of(calls, 'prepare'), []);
+    assert.deepEqual(of(calls, 'commit'), ALL);
   });
 
   describe('3PC coordinator', () => {
