@@ -8,22 +8,27 @@
 //   StockReserved -> payments: PaymentCompleted | PaymentFailed
 //   PaymentFailed -> inventory: StockReleased (the compensation, triggered by an event)
 //   PaymentCompleted -> orders: confirmed;  StockRejected | StockReleased -> orders: cancelled
+//
+// The business deadline (workflows/choreography.ts): an order still pending when it passes is cancelled by the
+// orders service, which publishes OrderExpired; the other services compensate whatever they did:
+//   OrderExpired -> inventory: releases a held reservation (StockReleased);
+//   OrderExpired -> payments: refunds a charge already taken (PaymentRefunded), and remembers the expiry (its
+//                   inbox row) so a StockReserved arriving later charges nothing (PaymentFailed 'order expired').
+// Every reaction to an order takes a per-order advisory lock first, so the expiry and a concurrent charge are
+// applied one after the other; status changes only ever leave 'pending', so a late PaymentCompleted cannot
+// confirm an expired order.
 import type { Pool, PoolClient } from 'pg';
-import {
-  type OrderEventPayload,
-  type OutboxEvent,
-  type ShopService,
-  type Topic,
-  type TrailEntry,
-} from '../shared/events';
-import type { Migration } from './db';
+import { ERR } from '../shared';
+import { type OrderEventPayload, type ShopService, type Topic, type TrailEntry } from '../shared/events';
+import { withTransaction, type Migration } from './db';
+import { applyOnce } from './inbox';
 import {
   BusinessRejection,
   chargeWallet,
   insertOrder,
+  refundWallet,
   releaseStock,
   reserveStock,
-  setOrderStatus,
 } from './shop';
 
 export const eventBusMigration: Migration = {
@@ -61,6 +66,31 @@ export async function publish(tx: PoolClient, topic: Topic, payload: OrderEventP
 
 const reservationId = (p: OrderEventPayload): string => `${p.workflowId}/reserve`;
 
+/** Orders only ever leave 'pending': a late confirmation cannot undo a cancellation (or the other way round). */
+async function settleOrder(
+  tx: PoolClient,
+  orderId: string,
+  status: 'confirmed' | 'cancelled',
+): Promise<boolean> {
+  const r = await tx.query(
+    `UPDATE orders SET status = $2, updated_at = now() WHERE order_id = $1 AND status = 'pending'`,
+    [orderId, status],
+  );
+  return r.rowCount === 1;
+}
+
+async function exists(tx: PoolClient, sql: string, value: string): Promise<boolean> {
+  return ((await tx.query(sql, [value])).rowCount ?? 0) > 0;
+}
+const expiredAt = (tx: PoolClient, service: ShopService, orderId: string): Promise<boolean> =>
+  exists(
+    tx,
+    `SELECT 1 FROM event_inbox WHERE event_id = $1 AND subscriber = '${service}'`,
+    `OrderExpired:${orderId}`,
+  );
+const published = (tx: PoolClient, topic: Topic, orderId: string): Promise<boolean> =>
+  exists(tx, `SELECT 1 FROM event_outbox WHERE event_id = $1`, `${topic}:${orderId}`);
+
 type Handler = (tx: PoolClient, p: OrderEventPayload) => Promise<void>;
 
 /** Each service's reactions. A business rejection becomes a failure event, committed with the inbox row. */
@@ -81,9 +111,23 @@ const HANDLERS: Record<ShopService, Partial<Record<Topic, Handler>>> = {
       await releaseStock(tx, reservationId(p));
       await publish(tx, 'StockReleased', p);
     },
+    OrderExpired: async (tx, p) => {
+      const held = await exists(
+        tx,
+        `SELECT 1 FROM reservations WHERE reservation_id = $1 AND status = 'reserved'`,
+        reservationId(p),
+      );
+      if (!held) return;
+      await releaseStock(tx, reservationId(p));
+      await publish(tx, 'StockReleased', p);
+    },
   },
   payments: {
     StockReserved: async (tx, p) => {
+      if (await expiredAt(tx, 'payments', p.orderId)) {
+        await publish(tx, 'PaymentFailed', { ...p, reason: 'order expired before payment' });
+        return;
+      }
       await tx.query('SAVEPOINT charge');
       try {
         await chargeWallet(tx, p.customerId, p.amountCents, `order ${p.orderId}`);
@@ -94,86 +138,106 @@ const HANDLERS: Record<ShopService, Partial<Record<Topic, Handler>>> = {
         await publish(tx, 'PaymentFailed', { ...p, reason: err.message });
       }
     },
+    OrderExpired: async (tx, p) => {
+      if (!(await published(tx, 'PaymentCompleted', p.orderId))) return;
+      await refundWallet(tx, p.customerId, p.amountCents, `order ${p.orderId} expired`);
+      await publish(tx, 'PaymentRefunded', { ...p, reason: 'order expired after payment' });
+    },
   },
   orders: {
-    PaymentCompleted: (tx, p) => setOrderStatus(tx, p.orderId, 'confirmed'),
-    StockRejected: (tx, p) => setOrderStatus(tx, p.orderId, 'cancelled'),
-    StockReleased: (tx, p) => setOrderStatus(tx, p.orderId, 'cancelled'),
+    PaymentCompleted: async (tx, p) => void (await settleOrder(tx, p.orderId, 'confirmed')),
+    StockRejected: async (tx, p) => void (await settleOrder(tx, p.orderId, 'cancelled')),
+    StockReleased: async (tx, p) => void (await settleOrder(tx, p.orderId, 'cancelled')),
   },
 };
 
-async function inTx<T>(pool: Pool, fn: (tx: PoolClient) => Promise<T>): Promise<T> {
-  const tx = await pool.connect();
-  try {
-    await tx.query('BEGIN');
-    const out = await fn(tx);
-    await tx.query('COMMIT');
-    return out;
-  } catch (err) {
-    await tx.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    tx.release();
-  }
-}
+/** Serialise every reaction to one order within a service's database (see the header). */
+const lockOrder = (tx: PoolClient, orderId: string) =>
+  tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 20))', [`order:${orderId}`]);
 
-/** The orders service's entry point: the order row and its OrderPlaced event commit together. */
-export async function placeOrder(pool: Pool, p: OrderEventPayload): Promise<void> {
-  await inTx(pool, async (tx) => {
-    const exists = await tx.query('SELECT 1 FROM orders WHERE order_id = $1', [p.orderId]);
-    if (exists.rowCount === 0) {
+/** Who placed an order: the run (a per-start identity), or the workflow id for inputs recorded before runId. */
+const placedBy = (p: Pick<OrderEventPayload, 'workflowId' | 'runId'>): string => p.runId ?? p.workflowId;
+
+/**
+ * The orders service's entry point: the order row and its OrderPlaced event commit together. A retry of the
+ * same run is a no-op; an order id placed by anyone else is refused (never answered with the other order).
+ */
+export async function placeOrder(pool: Pool, p: OrderEventPayload, signal?: AbortSignal): Promise<void> {
+  await withTransaction(
+    pool,
+    async (tx) => {
+      const prior = await tx.query<{ payload: OrderEventPayload }>(
+        `SELECT payload FROM event_outbox WHERE event_id = $1`,
+        [`OrderPlaced:${p.orderId}`],
+      );
+      const first = prior.rows[0]?.payload;
+      if (first && placedBy(first) === placedBy(p)) return;
+      const row = await tx.query<{ workflow_id: string }>(
+        'SELECT workflow_id FROM orders WHERE order_id = $1',
+        [p.orderId],
+      );
+      if (first || row.rowCount)
+        throw new BusinessRejection(
+          ERR.invalidInput,
+          `order ${p.orderId} already exists (placed by ${first?.workflowId ?? row.rows[0]!.workflow_id}); choose another order id`,
+        );
       await insertOrder(tx, { ...p });
       await publish(tx, 'OrderPlaced', p);
-    }
-  });
+    },
+    signal ? { signal } : {},
+  );
+}
+
+/**
+ * The business deadline passed: cancel the order if it is still pending and publish OrderExpired so the other
+ * services compensate. Returns the order's status afterwards (a confirmation that won the race stays).
+ */
+export async function expireOrder(
+  pool: Pool,
+  orderId: string,
+  reason: string,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  return withTransaction(
+    pool,
+    async (tx) => {
+      if (await settleOrder(tx, orderId, 'cancelled')) {
+        const placed = await tx.query<{ payload: OrderEventPayload }>(
+          `SELECT payload FROM event_outbox WHERE event_id = $1`,
+          [`OrderPlaced:${orderId}`],
+        );
+        const p = placed.rows[0]?.payload;
+        if (p) await publish(tx, 'OrderExpired', { ...p, reason });
+      }
+      const r = await tx.query<{ status: string }>('SELECT status FROM orders WHERE order_id = $1', [
+        orderId,
+      ]);
+      return r.rows[0]?.status;
+    },
+    signal ? { signal } : {},
+  );
 }
 
 /** Deliver one event to one subscriber: applied at most once (inbox), in the same transaction as the reaction. */
 export async function deliver(
   pool: Pool,
   subscriber: ShopService,
-  event: Pick<OutboxEvent, 'eventId' | 'topic' | 'payload'>,
+  event: { eventId: string; topic: string; payload: unknown },
+  signal?: AbortSignal,
 ): Promise<'applied' | 'duplicate'> {
-  return inTx(pool, async (tx) => {
-    const first = await tx.query(
-      `INSERT INTO event_inbox (event_id, subscriber) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-      [event.eventId, subscriber],
-    );
-    if (first.rowCount === 0) return 'duplicate';
-    const handler = HANDLERS[subscriber][event.topic];
-    if (!handler) throw new Error(`${subscriber} has no handler for ${event.topic}`);
-    await handler(tx, event.payload);
-    return 'applied';
-  });
-}
-
-export async function unpublished(pool: Pool, service: ShopService, limit: number): Promise<OutboxEvent[]> {
-  const r = await pool.query<{
-    seq: string;
-    event_id: string;
-    topic: Topic;
-    event_key: string;
-    payload: OrderEventPayload;
-  }>(
-    `SELECT seq, event_id, topic, event_key, payload FROM event_outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
-    [limit],
+  const handler = HANDLERS[subscriber][event.topic as Topic];
+  if (!handler) throw new Error(`${subscriber} has no handler for ${event.topic}`);
+  const payload = event.payload as OrderEventPayload;
+  return applyOnce(
+    pool,
+    subscriber,
+    event.eventId,
+    async (tx) => {
+      await lockOrder(tx, payload.orderId);
+      await handler(tx, payload);
+    },
+    signal,
   );
-  return r.rows.map((e) => ({
-    seq: Number(e.seq),
-    eventId: e.event_id,
-    topic: e.topic,
-    key: e.event_key,
-    payload: e.payload,
-    service,
-  }));
-}
-
-export async function markPublished(pool: Pool, eventIds: string[]): Promise<void> {
-  if (eventIds.length)
-    await pool.query(
-      `UPDATE event_outbox SET published_at = now() WHERE event_id = ANY($1) AND published_at IS NULL`,
-      [eventIds],
-    );
 }
 
 /** Every event about one order, from every service's outbox, in causal order (by time, then sequence). */

@@ -1,6 +1,8 @@
 // Every participant service's schema and demo seed, by service. New services register here.
 import type { Pool } from 'pg';
 import { eventBusMigration } from './choreography';
+import { eventOutboxDeadLetterMigration, transferOutboxRelayMigration } from './outbox-relay';
+import { transferNoticesMigration } from './transfer-notices';
 import type { Migration, Pools, ServiceName } from './db';
 import {
   inventoryMigrations,
@@ -18,14 +20,17 @@ export interface ServiceSpec {
 }
 
 export const SERVICES: Record<ServiceName, ServiceSpec> = {
-  orders: { migrations: [...ordersMigrations, eventBusMigration] },
-  inventory: { migrations: [...inventoryMigrations, eventBusMigration], seed: (p) => seedShop(p) },
-  payments: { migrations: [...paymentsMigrations, eventBusMigration] },
-  notifications: { migrations: notificationsMigrations },
+  orders: { migrations: [...ordersMigrations, eventBusMigration, eventOutboxDeadLetterMigration] },
+  inventory: {
+    migrations: [...inventoryMigrations, eventBusMigration, eventOutboxDeadLetterMigration],
+    seed: (p) => seedShop(p),
+  },
+  payments: { migrations: [...paymentsMigrations, eventBusMigration, eventOutboxDeadLetterMigration] },
+  notifications: { migrations: [...notificationsMigrations, transferNoticesMigration] },
   bank_a: { migrations: bankMigrations, seed: (p) => seedBank(p.bank_a, 'bank-a') },
   bank_b: { migrations: bankMigrations, seed: (p) => seedBank(p.bank_b, 'bank-b') },
   tcc: { migrations: tccMigrations },
-  outbox: { migrations: outboxMigrations },
+  outbox: { migrations: [...outboxMigrations, transferOutboxRelayMigration] },
   trip: { migrations: tripMigrations, seed: (p) => seedTrip(p.trip) },
 };
 

@@ -4,7 +4,16 @@ export type ShopService = 'orders' | 'inventory' | 'payments';
 export const SHOP_SERVICES: ShopService[] = ['orders', 'inventory', 'payments'];
 
 export type Topic =
-  'OrderPlaced' | 'StockReserved' | 'StockRejected' | 'PaymentCompleted' | 'PaymentFailed' | 'StockReleased';
+  | 'OrderPlaced'
+  | 'StockReserved'
+  | 'StockRejected'
+  | 'PaymentCompleted'
+  | 'PaymentFailed'
+  | 'StockReleased'
+  /** The business deadline passed with the order still pending: the orders service cancelled it. */
+  | 'OrderExpired'
+  /** The compensation of a charge taken before the order expired. */
+  | 'PaymentRefunded';
 
 /** Events carry complete information, so a subscriber never has to call back the publisher. */
 export interface OrderEventPayload {
@@ -15,17 +24,18 @@ export interface OrderEventPayload {
   amountCents: number;
   /** The workflow that waits for the order to settle (for the trail, not for control). */
   workflowId: string;
+  /** The run that placed the order: a retry of that run is a no-op, anyone else's reuse of the id is refused. */
+  runId?: string;
   reason?: string;
 }
 
-export interface OutboxEvent {
-  seq: number;
-  eventId: string;
-  topic: Topic;
-  key: string;
-  payload: OrderEventPayload;
-  service: ShopService;
-}
+/** What the choreographedOrder workflow takes (the CLI and SDK starts). */
+export type ChoreographedOrderInput = Omit<OrderEventPayload, 'workflowId' | 'runId' | 'reason'> & {
+  /** Business deadline: still pending after this long, the order is cancelled and compensated (default 15 min). */
+  deadlineMs?: number;
+};
+
+export const DEFAULT_CHOREOGRAPHY_DEADLINE_MS = 15 * 60_000;
 
 /** Which services react to which topic. */
 export const SUBSCRIPTIONS: Record<Topic, ShopService[]> = {
@@ -35,6 +45,8 @@ export const SUBSCRIPTIONS: Record<Topic, ShopService[]> = {
   PaymentCompleted: ['orders'],
   PaymentFailed: ['inventory'],
   StockReleased: ['orders'],
+  OrderExpired: ['inventory', 'payments'],
+  PaymentRefunded: [],
 };
 
 export interface TrailEntry {
@@ -50,6 +62,8 @@ export interface ChoreographedOrderResult {
   orderId: string;
   /** confirmed or cancelled: what the services settled on between themselves. */
   status: string;
+  /** Set when the business deadline cancelled the order (the compensation follows through events). */
+  expired?: boolean;
   events: TrailEntry[];
 }
 

@@ -1,21 +1,27 @@
-// Durable plumbing for the choreographed order saga. There is no orchestrator deciding what happens to an
-// order: the services react to each other's events. Temporal makes the delivery durable:
-//  - outboxRelay(service): one long-lived relay per publishing service; it long-polls the service's outbox,
-//    delivers each event to every subscriber at least once (subscribers dedupe through their inbox), then
-//    marks it published. Events of one order are delivered in order; different orders in parallel. A crash
-//    anywhere only means an event is delivered again, never lost.
-//  - choreographedOrder(input): what the CLI starts: publishes the order (order row + OrderPlaced in one local
-//    transaction), waits until the services have settled it, and reports the trail of events.
-import { continueAsNew, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+// The choreographed order saga, as the CLI starts it. There is no orchestrator deciding what happens to an
+// order: the services react to each other's events, delivered by the outbox relays (workflows/relay.ts).
+// choreographedOrder publishes the order (order row + OrderPlaced in one local transaction), waits until the
+// services have settled it, and reports the trail of events. Its business deadline has a defined outcome: an
+// order still pending when it passes is cancelled by the orders service (OrderExpired), and the inventory and
+// payments services compensate whatever they had done (services/choreography.ts).
+import {
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  patched,
+  proxyActivities,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { ChoreographyActivities } from '../activities/choreography';
 import { SA, TASK_QUEUES } from '../shared';
 import {
+  DEFAULT_CHOREOGRAPHY_DEADLINE_MS,
   mergeTrails,
   SHOP_SERVICES,
-  SUBSCRIPTIONS,
+  type ChoreographedOrderInput,
   type ChoreographedOrderResult,
-  type OrderEventPayload,
-  type OutboxEvent,
   type ShopService,
 } from '../shared/events';
 
@@ -25,77 +31,93 @@ const QUEUE: Record<ShopService, string> = {
   payments: TASK_QUEUES.payments,
 };
 
-const retry = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' }; // unlimited: never drop an event
+const retry = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' };
 const service = (s: ShopService) =>
   proxyActivities<ChoreographyActivities>({ taskQueue: QUEUE[s], startToCloseTimeout: '30s', retry });
-const poller = (s: ShopService) =>
+const poller = () =>
   proxyActivities<ChoreographyActivities>({
-    taskQueue: QUEUE[s],
-    startToCloseTimeout: '1m',
+    taskQueue: QUEUE.orders,
+    startToCloseTimeout: '10m',
     heartbeatTimeout: '10s',
     retry,
   });
 
-export interface RelayOptions {
-  /** Long-poll window of one fetch (default 20 s). */
-  waitMs?: number;
-  batch?: number;
-  /** Continue-as-new after this many fetches, keeping the history small (default 200). */
-  fetchesPerRun?: number;
-  /** Stop after the outbox was found empty this many times in a row (tests); default: run forever. */
-  stopWhenIdle?: number;
+function deadlineOf(input: ChoreographedOrderInput): number {
+  const ms = input.deadlineMs ?? DEFAULT_CHOREOGRAPHY_DEADLINE_MS;
+  if (!Number.isFinite(ms) || ms <= 0)
+    throw ApplicationFailure.nonRetryable(`deadlineMs must be a positive number, got ${ms}`, 'InvalidInput');
+  return ms;
 }
 
-export async function outboxRelay(publisher: ShopService, options: RelayOptions = {}): Promise<number> {
-  const source = poller(publisher);
-  let delivered = 0;
-  let idle = 0;
-  for (let i = 0; i < (options.fetchesPerRun ?? 200); i++) {
-    const batch = await source.fetchOutbox({ limit: options.batch ?? 100, waitMs: options.waitMs ?? 20_000 });
-    if (batch.length === 0) {
-      idle += 1;
-      if (options.stopWhenIdle && idle >= options.stopWhenIdle) return delivered;
-      continue;
-    }
-    idle = 0;
-    // Per key (order) in sequence, keys in parallel.
-    const byKey = new Map<string, OutboxEvent[]>();
-    for (const e of batch) byKey.set(e.key, [...(byKey.get(e.key) ?? []), e]);
-    await Promise.all(
-      [...byKey.values()].map(async (events) => {
-        for (const e of events) {
-          const event = { eventId: e.eventId, topic: e.topic, payload: e.payload };
-          await Promise.all(
-            SUBSCRIPTIONS[e.topic].map((sub) => service(sub).deliverEvent({ subscriber: sub, event })),
-          );
-        }
-      }),
+/** The services' outcome, or undefined when the deadline passed first (the wait is then cancelled). */
+async function settledWithin(orderId: string, ms: number): Promise<string | undefined> {
+  const wait = new CancellationScope();
+  const timer = new CancellationScope();
+  const settled = wait.run(() =>
+    poller().awaitOrderSettled.executeWithOptions({ summary: `wait for the services to settle ${orderId}` }, [
+      { orderId },
+    ]),
+  );
+  const expired = timer
+    .run(() => sleep(ms))
+    .then(
+      () => undefined,
+      (err: unknown) => {
+        if (!isCancellation(err)) throw err;
+        return undefined;
+      },
     );
-    await source.markOutboxPublished(batch.map((e) => e.eventId));
-    delivered += batch.length;
+  const first = await Promise.race([settled.then((status) => ({ status })), expired]);
+  if (first) {
+    timer.cancel();
+    return first.status;
   }
-  return continueAsNew<typeof outboxRelay>(publisher, options);
+  wait.cancel();
+  await settled.catch((err: unknown) => {
+    if (!isCancellation(err)) throw err;
+  });
+  return undefined;
 }
 
-export async function choreographedOrder(
-  input: Omit<OrderEventPayload, 'workflowId'>,
-): Promise<ChoreographedOrderResult> {
-  const workflowId = workflowInfo().workflowId;
+export async function choreographedOrder(input: ChoreographedOrderInput): Promise<ChoreographedOrderResult> {
+  const { workflowId, firstExecutionRunId } = workflowInfo();
+  const { deadlineMs: _deadline, ...order } = input;
   upsertSearchAttributes([
     { key: SA.pattern, value: 'choreography' },
     { key: SA.businessKey, value: input.orderId },
     { key: SA.status, value: 'running' },
   ]);
+  const withDeadline = patched('choreography-business-deadline');
+  const ms = withDeadline ? deadlineOf(input) : 0;
   const orders = service('orders');
   await orders.placeChoreographedOrder.executeWithOptions(
     { summary: `publish OrderPlaced ${input.orderId}` },
-    [{ ...input, workflowId }],
+    [{ ...order, workflowId, runId: firstExecutionRunId }],
   );
-  const status = await poller('orders').awaitOrderSettled.executeWithOptions(
-    { summary: `wait for the services to settle ${input.orderId}`, startToCloseTimeout: '10m' },
-    [{ orderId: input.orderId }],
-  );
+  let status: string | undefined;
+  let expired = false;
+  if (withDeadline) {
+    status = await settledWithin(input.orderId, ms);
+    if (status === undefined) {
+      status = await orders.expireChoreographedOrder.executeWithOptions(
+        { summary: `deadline passed: cancel ${input.orderId} and compensate` },
+        [{ orderId: input.orderId, reason: `not settled within ${ms} ms` }],
+      );
+      expired = status === 'cancelled';
+    }
+  } else {
+    status = await poller().awaitOrderSettled.executeWithOptions(
+      { summary: `wait for the services to settle ${input.orderId}` },
+      [{ orderId: input.orderId }],
+    );
+  }
   const trails = await Promise.all(SHOP_SERVICES.map((s) => service(s).orderEventTrail(input.orderId)));
-  upsertSearchAttributes([{ key: SA.status, value: status }]);
-  return { workflowId, orderId: input.orderId, status, events: mergeTrails(trails) };
+  upsertSearchAttributes([{ key: SA.status, value: status ?? 'unknown' }]);
+  return {
+    workflowId,
+    orderId: input.orderId,
+    status: status ?? 'unknown',
+    ...(expired ? { expired } : {}),
+    events: mergeTrails(trails),
+  };
 }

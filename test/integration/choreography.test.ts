@@ -14,7 +14,9 @@ import {
   type OrderEventPayload,
 } from '../../shared/events';
 import type { choreographedOrder } from '../../workflows';
+import { ensureRelays, RELAY_SUPERVISOR_SCHEDULE_ID } from '../../workers/relays';
 import { uniqueId } from '../helpers/env';
+import { waitFor } from '../helpers/transfers';
 import { startTestStack, type TestStack } from '../helpers/stack';
 
 describe('choreographed order saga: outbox, relay, inbox (real Temporal + PostgreSQL)', () => {
@@ -26,7 +28,8 @@ describe('choreographed order saga: outbox, relay, inbox (real Temporal + Postgr
       await t.client.workflow.start('outboxRelay', {
         taskQueue: TASK_QUEUES.orchestration,
         workflowId: relayWorkflowId(s),
-        args: [s, { waitMs: 5_000 }],
+        // Bounded, fast delivery attempts so a poison event is dead-lettered within the test.
+        args: [s, { waitMs: 5_000, deliveryAttempts: 3, retryInitialMs: 50 }],
       });
     }
   });
@@ -124,6 +127,118 @@ describe('choreographed order saga: outbox, relay, inbox (real Temporal + Postgr
       `SELECT balance_cents AS b, version AS v FROM wallets WHERE customer_id = 'bob'`,
     );
     assert.deepEqual(walletAfter.rows[0], walletBefore.rows[0], 'charged exactly once');
+  });
+
+  it('placeOrder refuses an order id that another workflow already placed (no other order reported)', async () => {
+    const orderId = uniqueId('dup');
+    const first = await t.client.workflow.execute<typeof choreographedOrder>('choreographedOrder', {
+      taskQueue: TASK_QUEUES.orchestration,
+      workflowId: choreographyWorkflowId(orderId),
+      args: [{ orderId, customerId: 'alice', sku: 'SKU-1', qty: 1, amountCents: 100 }],
+    });
+    assert.equal(first.status, 'confirmed');
+    // The same order id from another workflow (the SDK, a reused id): refused, not answered with order 1's outcome.
+    await assert.rejects(
+      t.client.workflow.execute<typeof choreographedOrder>('choreographedOrder', {
+        taskQueue: TASK_QUEUES.orchestration,
+        workflowId: `${choreographyWorkflowId(orderId)}-again`,
+        args: [{ orderId, customerId: 'bob', sku: 'SKU-2', qty: 5, amountCents: 999 }],
+      }),
+      (err: Error & { cause?: Error & { cause?: Error } }) => {
+        const text = `${err.message} ${err.cause?.message} ${err.cause?.cause?.message}`;
+        assert.match(text, new RegExp(`order ${orderId} already exists`));
+        return true;
+      },
+    );
+  });
+
+  it('a poison event is dead-lettered after bounded attempts and holds back only its own key', async () => {
+    // An OrderPlaced whose payload the inventory cannot apply (qty is not a number: a database error, retryable).
+    const poisonKey = uniqueId('poison');
+    const bad = {
+      orderId: poisonKey,
+      customerId: 'alice',
+      sku: 'SKU-3',
+      qty: 'lots',
+      amountCents: 1,
+      workflowId: poisonKey,
+    };
+    await t.stack.pools.orders.query(
+      `INSERT INTO event_outbox (event_id, topic, event_key, payload) VALUES ($1, 'OrderPlaced', $2, $3), ($4, 'OrderPlaced', $2, $3)`,
+      [`OrderPlaced:${poisonKey}`, poisonKey, JSON.stringify(bad), `OrderPlaced:${poisonKey}:later`],
+    );
+    // Another order behind it in the same outbox still settles (bounded wait: on a stalled relay it never would).
+    const r = await Promise.race([
+      place('alice', 'SKU-1', 1, 300),
+      new Promise<never>((_, rej) =>
+        setTimeout(() => rej(new Error('the relay is stalled behind the poison event')), 90_000).unref(),
+      ),
+    ]);
+    assert.equal(r.status, 'confirmed');
+    const dead = await waitFor('the poison event dead-lettered', async () => {
+      const q = await t.stack.pools.orders.query<{
+        attempts: number;
+        last_error: string;
+        dead_at: Date | null;
+        published_at: Date | null;
+      }>(`SELECT attempts, last_error, dead_at, published_at FROM event_outbox WHERE event_id = $1`, [
+        `OrderPlaced:${poisonKey}`,
+      ]);
+      return q.rows[0]?.dead_at ? q.rows[0] : undefined;
+    });
+    assert.equal(dead.published_at, null);
+    assert.equal(dead.attempts, 3);
+    assert.match(dead.last_error, /invalid input syntax/);
+    // The later event of the same key is held back (not delivered, not dead itself).
+    const later = await t.stack.pools.orders.query<{ dead_at: Date | null; published_at: Date | null }>(
+      `SELECT dead_at, published_at FROM event_outbox WHERE event_id = $1`,
+      [`OrderPlaced:${poisonKey}:later`],
+    );
+    assert.deepEqual(later.rows[0], { dead_at: null, published_at: null });
+    // Fix the payload, redrive: both events of the key are delivered.
+    await t.stack.pools.orders.query(
+      `UPDATE event_outbox SET payload = jsonb_set(payload, '{qty}', '1') WHERE event_key = $1`,
+      [poisonKey],
+    );
+    await t.stack.pools.orders.query(
+      `UPDATE event_outbox SET dead_at = NULL, attempts = 0 WHERE event_id = $1`,
+      [`OrderPlaced:${poisonKey}`],
+    );
+    await waitFor(
+      'both events of the key published after the redrive',
+      async () => {
+        const q = await t.stack.pools.orders.query(
+          `SELECT 1 FROM event_outbox WHERE event_key = $1 AND published_at IS NOT NULL`,
+          [poisonKey],
+        );
+        return q.rowCount === 2;
+      },
+      60_000,
+    );
+    // Applied once: SKU-3 is out of stock, so the inventory answered with one StockRejected for the key.
+    const rejected = await t.stack.pools.inventory.query(
+      `SELECT 1 FROM event_outbox WHERE event_key = $1 AND topic = 'StockRejected'`,
+      [poisonKey],
+    );
+    assert.equal(rejected.rowCount, 1);
+  });
+
+  it('a terminated relay is re-created by the supervisor schedule', async () => {
+    await ensureRelays({ address: t.stack.temporal.address }, t.stack.temporal.namespace);
+    const relay = t.client.workflow.getHandle(relayWorkflowId('payments'));
+    const before = (await relay.describe()).runId;
+    await relay.terminate('operator mistake');
+    await t.client.schedule.getHandle(RELAY_SUPERVISOR_SCHEDULE_ID).trigger();
+    await waitFor(
+      'the payments relay running again',
+      async () => {
+        const d = await t.client.workflow.getHandle(relayWorkflowId('payments')).describe();
+        return d.runId !== before && d.status.name === 'RUNNING';
+      },
+      60_000,
+    );
+    const r = await place('alice', 'SKU-1', 1, 200);
+    assert.equal(r.status, 'confirmed');
   });
 
   it('leaves every invariant intact', async () => {
