@@ -30,8 +30,6 @@ export interface DriveOptions {
   known: Set<string>;
 }
 
-const HOLD_FAULTS = new Set(['cancel', 'reset', 'pg-restart', 'temporal-restart', 'power-loss']);
-
 function armedFor(cell: Cell, spec: PatternSpec): ArmedFault | undefined {
   const [at, how] = cell.at.split('/');
   switch (cell.fault) {
@@ -182,7 +180,11 @@ export async function driveCell(
       );
     }
     injectedAt = Date.now();
-    const result = await withTimeout(handle.result(), opts.closeTimeoutMs, 'the run did not close');
+    const result: unknown = await withTimeout<unknown>(
+      handle.result(),
+      opts.closeTimeoutMs,
+      'the run did not close',
+    );
     const ending = endingOf(result);
     const how = cell.at.split('/')[1];
     const allowed = how === 'abort' ? ['aborted'] : spec.endings;

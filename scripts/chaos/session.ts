@@ -1,4 +1,4 @@
-// One pattern's run: one stack, every selected cell of the pattern on it in turn (distinct ids), then teardown.
+// One stack's run: every selected cell on it in turn (distinct ids), the invariants after each, then teardown.
 import type { Cell } from './cells';
 import { driveCell, type CellResult } from './drive';
 import { CHAOS_TRIP_RESOURCES, type PatternName } from './patterns';
@@ -65,33 +65,42 @@ async function startRelays(st: ChaosStack): Promise<void> {
   await ensureRelays({ address: st.temporal.address }, st.client.options.namespace);
 }
 
-export async function runPattern(
-  pattern: PatternName,
-  cells: Cell[],
-  opts: PatternRunOptions,
-): Promise<CellResult[]> {
+/**
+ * Run cells on one stack, in turn, with distinct ids. The full matrix uses one stack per pattern; the quick
+ * sample shares one stack between all its patterns (the invariants are global either way).
+ */
+export async function runOnStack(cells: Cell[], opts: PatternRunOptions): Promise<CellResult[]> {
+  const patterns = new Set<PatternName>(cells.map((c) => c.pattern));
   const st = new ChaosStack();
   const results: CellResult[] = [];
   const tag = Date.now().toString(36);
   const t0 = Date.now();
   try {
     await st.start();
-    if (pattern === 'trip') await addTripResources(st);
-    if (pattern === 'choreography') await startRelays(st);
-    opts.log(`${pattern}: stack up in ${Math.round((Date.now() - t0) / 1000)} s, ${cells.length} cells`);
+    if (patterns.has('trip')) await addTripResources(st);
+    if (patterns.has('choreography')) await startRelays(st);
+    opts.log(
+      `${[...patterns].join(', ')}: stack up in ${Math.round((Date.now() - t0) / 1000)} s, ${cells.length} cells`,
+    );
     const known = new Set<string>();
     for (const [i, cell] of cells.entries()) {
       const r = await driveCell(st, cell, `cx${tag}-${i}`, {
         closeTimeoutMs: opts.closeTimeoutMs,
         quiesceTimeoutMs: opts.quiesceTimeoutMs,
         known,
-        ...(pattern === 'trip' ? { extraChecks: tripResourcesConserved } : {}),
+        ...(patterns.has('trip') ? { extraChecks: tripResourcesConserved } : {}),
       });
       results.push(r);
       opts.log(
         `${r.passed ? 'pass' : 'FAIL'} ${cell.pattern} ${cell.fault} ${cell.at} (${(r.ms / 1000).toFixed(1)} s)${r.violations.map((v) => `\n     - ${v}`).join('')}`,
       );
     }
+  } catch (err) {
+    // The stack itself failed: every cell not run yet is reported failed, with the reason.
+    const reason = `stack: ${(err as Error).message.split('\n')[0]}`;
+    for (const cell of cells.slice(results.length))
+      results.push({ ...cell, passed: false, violations: [reason], quiesce_ms: 0, ms: 0 });
+    opts.log(`FAIL ${reason}`);
   } finally {
     await st.stop();
   }

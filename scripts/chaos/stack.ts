@@ -4,7 +4,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -12,7 +12,7 @@ import { startEmbeddedPostgres, type PostgresHandle } from '../../services/postg
 import { freePort } from '../../services/processes';
 import { startStack, type Stack } from '../../services/stack';
 import { startTccServer, type TccServer } from '../../services/tcc-server';
-import type { DevServerHandle } from '../../services/temporal-server';
+import { startDevServer, type DevServerHandle } from '../../services/temporal-server';
 import { WORKFLOWS_PATH } from '../../workers';
 import { WORKFLOW_METRICS_MODULE } from '../../workers/metrics';
 import { writeControl, type ArmedFault, type ControlFile } from './protocol';
@@ -25,17 +25,26 @@ export interface WorkerProc {
   exited: Promise<void>;
 }
 
-let bundlePath: string | undefined;
+let bundleCode: Promise<string> | undefined;
+/** Bundle the workflows once per harness process; each stack writes the code into its own directory. */
 async function workflowBundlePath(dir: string): Promise<string> {
-  if (bundlePath) return bundlePath;
-  const bundle = await bundleWorkflowCode({
+  bundleCode ??= bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
     workflowInterceptorModules: [WORKFLOW_METRICS_MODULE],
     logger: new DefaultLogger('ERROR'),
-  });
-  bundlePath = join(dir, 'workflows.js');
-  writeFileSync(bundlePath, bundle.code);
-  return bundlePath;
+  }).then((b) => b.code);
+  const path = join(dir, 'workflows.js');
+  writeFileSync(path, await bundleCode);
+  return path;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Poll until probe() is truthy; throws `what` after timeoutMs. */
@@ -159,12 +168,25 @@ export class ChaosStack {
     await this.spawnWorker();
   }
 
+  /** The postmaster's pid: from the handle, or from its pid file (older handles do not carry it). */
+  private postmasterPid(): number | undefined {
+    if (this.postgres.pid) return this.postgres.pid;
+    try {
+      const text = readFileSync(join(this.postgres.dataDir ?? '', 'pgdata', 'postmaster.pid'), 'utf8');
+      return Number(text.split('\n')[0]) || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   async restartPostgres(opts: { kill?: boolean } = {}): Promise<void> {
     const { dataDir, port } = this.postgres;
     if (!dataDir || !port) throw new Error('pg-restart needs the embedded PostgreSQL');
-    if (opts.kill && this.postgres.pid) process.kill(this.postgres.pid, 'SIGKILL');
-    if (opts.kill) await this.postgres.exited;
-    await this.postgres.stop();
+    if (opts.kill) {
+      const pid = this.postmasterPid();
+      if (pid) process.kill(pid, 'SIGKILL');
+      await until('the postmaster to die', () => !pid || !alive(pid), 30_000);
+    } else await this.postgres.stop();
     this.postgres = await startEmbeddedPostgres({ dataDir, port });
   }
 
@@ -172,19 +194,23 @@ export class ChaosStack {
     if (opts.kill) process.kill(this.temporal.pid, 'SIGKILL');
     else await this.temporal.stop();
     await this.temporal.exited;
-    this.temporal = await this.temporal.restart();
+    await this.startTemporalAgain();
+  }
+
+  /** The dev server again on the same port and SQLite file (its history survives). */
+  private async startTemporalAgain(): Promise<void> {
+    const port = Number(this.stack.temporal.address.split(':').pop());
+    this.temporal = await startDevServer({ dataDir: join(this.dir, 'temporal'), port, persistent: true });
   }
 
   /** Workers, PostgreSQL and Temporal SIGKILLed together, then the stack started again. */
   async powerLoss(): Promise<void> {
-    const pids = [this.worker?.child.pid, this.postgres.pid, this.temporal.pid].filter(
-      (p): p is number => p !== undefined,
-    );
+    const pids = [this.worker?.child.pid, this.temporal.pid].filter((p): p is number => p !== undefined);
     for (const p of pids) process.kill(p, 'SIGKILL');
+    await this.restartPostgres({ kill: true });
     await this.killWorker();
-    await this.restartPostgres();
-    await this.temporal.exited;
-    this.temporal = await this.temporal.restart();
+    await until('the dev server to die', () => !alive(this.temporal.pid), 30_000);
+    await this.startTemporalAgain();
     await this.spawnWorker();
   }
 
