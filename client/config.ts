@@ -4,6 +4,7 @@
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { unmaskUrl } from '../services/secrets';
 
 /** The checkout: the nearest folder up from here with a package.json (this file also runs compiled, from dist/). */
 function findRoot(from: string): string {
@@ -170,5 +171,6 @@ export function localPorts(): {
 export function databaseUrl(): string | undefined {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
   const info = readStackInfo();
-  return info && alive(info.pid) ? info.databaseUrl : undefined;
+  // stack.json stores the URL masked; the password is in the install's 0600 secret file (services/secrets.ts).
+  return info && alive(info.pid) ? unmaskUrl(info.databaseUrl, DATA_DIR) : undefined;
 }

@@ -168,11 +168,15 @@ export async function withTransaction<T>(
 
 export type Pools = Record<ServiceName, Pool>;
 
-export function createPools(baseUrl: string, opts: { max?: number; prefix?: string } = {}): Pools {
+export function createPools(
+  baseUrl: string,
+  /** urlFor: each service's own connection URL (its database role, services/pg-roles.ts); default baseUrl's user. */
+  opts: { max?: number; prefix?: string; urlFor?: (s: ServiceName) => string } = {},
+): Pools {
   const pools = {} as Pools;
   for (const s of SERVICE_NAMES) {
     const pool = new Pool({
-      connectionString: serviceDatabaseUrl(baseUrl, s, opts.prefix),
+      connectionString: opts.urlFor?.(s) ?? serviceDatabaseUrl(baseUrl, s, opts.prefix),
       max: opts.max ?? 10,
       application_name: `settle-${s}`,
       ...timeoutOptions(),

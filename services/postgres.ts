@@ -14,11 +14,26 @@
 //    checkout are run from a verified copy (services/pg-binaries.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
-import { postgresUser, runnableBinaries, SHARED_BINARIES_DIR, type PgBinaries, type PgUser } from './pg-binaries';
+import {
+  postgresUser,
+  runnableBinaries,
+  SHARED_BINARIES_DIR,
+  type PgBinaries,
+  type PgUser,
+} from './pg-binaries';
 import { childEnv, reapStale } from './processes';
 import { installSecret, maskUrl, PG_SUPERUSER_SECRET, privateDir } from './secrets';
 
@@ -82,7 +97,14 @@ function clusterHome(dataDir: string, user: PgUser | undefined): string {
   chmodSync(SHARED_BINARIES_DIR, 0o755);
   chmodSync(CLUSTERS_DIR, 0o755);
   const home = serverPrivateDir(join(CLUSTERS_DIR, id), user);
-  const legacy = [join(dataDir, 'pgdata'), join(tmpdir(), `settle-pg-${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12)}`, 'pgdata')];
+  const legacy = [
+    join(dataDir, 'pgdata'),
+    join(
+      tmpdir(),
+      `settle-pg-${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12)}`,
+      'pgdata',
+    ),
+  ];
   const target = join(home, 'pgdata');
   for (const old of legacy) {
     if (existsSync(join(target, 'PG_VERSION')) || !existsSync(join(old, 'PG_VERSION'))) continue;
@@ -108,16 +130,35 @@ function run(bin: string, args: string[], user: PgUser | undefined, log?: (m: st
   return child;
 }
 
-async function initdb(bins: PgBinaries, home: string, pgdata: string, password: string, user: PgUser | undefined, log?: (m: string) => void): Promise<void> {
+async function initdb(
+  bins: PgBinaries,
+  home: string,
+  pgdata: string,
+  password: string,
+  user: PgUser | undefined,
+  log?: (m: string) => void,
+): Promise<void> {
   const pwfile = join(home, '.initdb-password');
   writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
   if (user) chownSync(pwfile, user.uid, user.gid);
   let output = '';
   try {
-    const child = run(bins.initdb, [`--pgdata=${pgdata}`, '--auth=scram-sha-256', `--username=${SUPERUSER}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'], user, (m) => {
-      output += m;
-      log?.(m);
-    });
+    const child = run(
+      bins.initdb,
+      [
+        `--pgdata=${pgdata}`,
+        '--auth=scram-sha-256',
+        `--username=${SUPERUSER}`,
+        `--pwfile=${pwfile}`,
+        '--encoding=UTF8',
+        '--locale=C',
+      ],
+      user,
+      (m) => {
+        output += m;
+        log?.(m);
+      },
+    );
     const code = await new Promise<number | null>((done, fail) => {
       child.once('error', fail);
       child.once('exit', done);
@@ -129,13 +170,38 @@ async function initdb(bins: PgBinaries, home: string, pgdata: string, password: 
 }
 
 /** Start the postmaster and wait until it accepts connections (or fails). */
-function startServer(bins: PgBinaries, pgdata: string, socketDir: string, opts: EmbeddedPostgresOptions, user: PgUser | undefined): Promise<{ child: ChildProcess; exited: Promise<string> }> {
+function startServer(
+  bins: PgBinaries,
+  pgdata: string,
+  socketDir: string,
+  opts: EmbeddedPostgresOptions,
+  user: PgUser | undefined,
+): Promise<{ child: ChildProcess; exited: Promise<string> }> {
   let ready = false;
   let tail = '';
   return new Promise((resolveStart, rejectStart) => {
     const child = run(
       bins.postgres,
-      ['-D', pgdata, '-p', String(opts.port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${socketDir}`, '-c', 'unix_socket_permissions=0700', '-c', 'password_encryption=scram-sha-256', '-c', `max_prepared_transactions=${opts.maxPreparedTransactions ?? 128}`, '-c', `max_connections=${opts.maxConnections ?? 300}`, '-c', 'fsync=on'],
+      [
+        '-D',
+        pgdata,
+        '-p',
+        String(opts.port),
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        `unix_socket_directories=${socketDir}`,
+        '-c',
+        'unix_socket_permissions=0700',
+        '-c',
+        'password_encryption=scram-sha-256',
+        '-c',
+        `max_prepared_transactions=${opts.maxPreparedTransactions ?? 128}`,
+        '-c',
+        `max_connections=${opts.maxConnections ?? 300}`,
+        '-c',
+        'fsync=on',
+      ],
       user,
       (m) => {
         opts.log?.(m);
@@ -150,7 +216,8 @@ function startServer(bins: PgBinaries, pgdata: string, socketDir: string, opts: 
     const exited = new Promise<string>((done) =>
       child.once('exit', (code, signal) => {
         done(signal ? `signal ${signal}` : `code ${code}`);
-        if (!ready) rejectStart(new Error(`PostgreSQL exited on start (${signal ?? code}): ${tail.slice(-2000)}`));
+        if (!ready)
+          rejectStart(new Error(`PostgreSQL exited on start (${signal ?? code}): ${tail.slice(-2000)}`));
       }),
     );
     child.once('error', rejectStart);
@@ -158,7 +225,11 @@ function startServer(bins: PgBinaries, pgdata: string, socketDir: string, opts: 
 }
 
 /** An install made with the old fixed password gets its generated one (once; the old one is then refused). */
-async function ensureSuperuserPassword(port: number, password: string, log?: (m: string) => void): Promise<void> {
+async function ensureSuperuserPassword(
+  port: number,
+  password: string,
+  log?: (m: string) => void,
+): Promise<void> {
   const login = async (pw: string): Promise<Client> => {
     const c = new Client({ host: '127.0.0.1', port, user: SUPERUSER, password: pw, database: 'postgres' });
     await c.connect();
@@ -174,7 +245,7 @@ async function ensureSuperuserPassword(port: number, password: string, log?: (m:
   try {
     if (!/^[0-9a-f]+$/.test(password)) throw new Error('the generated password must be hex');
     await c.query(`ALTER ROLE ${SUPERUSER} PASSWORD '${password}'`);
-    log?.('PostgreSQL superuser password changed from the old fixed one to this install\'s generated one');
+    log?.("PostgreSQL superuser password changed from the old fixed one to this install's generated one");
   } finally {
     await c.end();
   }
@@ -211,7 +282,18 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     throw err;
   }
   const url = `postgres://${SUPERUSER}:${password}@127.0.0.1:${opts.port}/postgres`;
-  return { url, maskedUrl: maskUrl(url), embedded: true, dataDir, port: opts.port, pgdata, clusterDir: home, pid: child.pid, exited, stop };
+  return {
+    url,
+    maskedUrl: maskUrl(url),
+    embedded: true,
+    dataDir,
+    port: opts.port,
+    pgdata,
+    clusterDir: home,
+    pid: child.pid,
+    exited,
+    stop,
+  };
 }
 
 export function externalPostgres(url: string): PostgresHandle {

@@ -72,6 +72,20 @@ export async function reapStale(
   rmSync(pidFile, { force: true });
 }
 
+/**
+ * The environment a server we spawn (PostgreSQL, the Temporal dev server) gets: locale, paths and time zone,
+ * nothing else. Whatever the host process holds (SETTLE_ENCRYPTION_KEY, SETTLE_TCC_KEY, TEMPORAL_API_KEY,
+ * DATABASE_URL, PGPASSWORD...) stays out of it: anyone who can read a server's /proc/<pid>/environ, or make the
+ * server read it (pg_read_file as a database superuser), learns nothing.
+ */
+const CHILD_ENV_KEEP = /^(PATH|HOME|TMPDIR|TZ|LANG|LANGUAGE|LC_[A-Z]+|USER|LOGNAME)$/;
+
+export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (CHILD_ENV_KEEP.test(k) && v !== undefined) env[k] = v;
+  return { ...env, ...extra };
+}
+
 export function writePidFile(pidFile: string, pid: number): void {
   writeFileSync(pidFile, `${pid}\n`);
 }

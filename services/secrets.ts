@@ -64,7 +64,10 @@ export function unmaskUrl(url: string, dataDir: string): string {
   const u = new URL(url);
   if (u.password !== MASK && u.password !== encodeURIComponent(MASK)) return url;
   const password = readInstallSecret(dataDir, PG_SUPERUSER_SECRET);
-  if (!password) throw new Error(`the database password file is missing from ${secretsDir(dataDir)}`);
+  if (!password)
+    throw new Error(
+      `stack.json holds a masked database URL and ${secretsDir(dataDir)} has no password for it (for a server of your own, set DATABASE_URL)`,
+    );
   u.password = password;
   return u.toString();
 }

@@ -1,6 +1,6 @@
 // PostgreSQL alone (no Temporal) for tests of the participant services: embedded on a free port in a temp
 // directory (or SETTLE_TEST_DATABASE_URL), every service database migrated and seeded.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closePools, createPools, type Pools } from '../../services/db';
@@ -16,7 +16,6 @@ export interface TestDatabases {
 
 export async function startTestDatabases(): Promise<TestDatabases> {
   const dataDir = mkdtempSync(join(tmpdir(), 'settle-db-'));
-  chmodSync(dataDir, 0o755); // the embedded server runs as 'postgres' when we are root
   const external = process.env.SETTLE_TEST_DATABASE_URL;
   const postgres = external
     ? externalPostgres(external)
@@ -31,6 +30,7 @@ export async function startTestDatabases(): Promise<TestDatabases> {
       await closePools(pools);
       await postgres.stop();
       rmSync(dataDir, { recursive: true, force: true });
+      if (postgres.clusterDir) rmSync(postgres.clusterDir, { recursive: true, force: true });
     },
   };
 }

@@ -73,6 +73,8 @@ export async function startTestStack(
       await nativeConnection.close();
       await stack.stop();
       rmSync(dataDir, { recursive: true, force: true });
+      // As root the cluster lives outside the data dir (services/postgres.ts clusterHome).
+      if (stack.postgres.clusterDir) rmSync(stack.postgres.clusterDir, { recursive: true, force: true });
     },
   };
 }
