@@ -12,6 +12,7 @@ import {
   encryptionDataConverter,
   startCodecServer,
 } from '../services/codec';
+import { maskUrl } from '../services/secrets';
 import { startStack, type Stack } from '../services/stack';
 import { createWorkers, shutdownWorkers, type WorkerSetOptions } from './index';
 import { ensureRelays } from './relays';
@@ -149,7 +150,13 @@ export async function hostStack(
     metrics: metricsUrl !== undefined,
     log,
   });
-  if (opts.writeStackFile !== false) writeFileSync(STACK_FILE, JSON.stringify(info, null, 2) + '\n');
+  // The file holds the database URL masked (the CLI reads the password from the 0600 secret file), and is 0600.
+  if (opts.writeStackFile !== false)
+    writeFileSync(
+      STACK_FILE,
+      JSON.stringify({ ...info, databaseUrl: maskUrl(info.databaseUrl) }, null, 2) + '\n',
+      { mode: 0o600 },
+    );
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>
     (stopping ??= (async () => {
