@@ -83,6 +83,7 @@ export const cellName = (c: Cell): string => `${c.pattern} ${c.fault} ${c.at}`;
 export const rerunCommand = (c: Cell): string =>
   `npm run chaos -- --pattern ${c.pattern} --fault ${c.fault} --at ${c.at}`;
 
+/** Each filter is one name or a comma-separated list. */
 export function selectCells(filter: {
   pattern?: string;
   fault?: string;
@@ -90,10 +91,8 @@ export function selectCells(filter: {
   quick?: boolean;
 }): Cell[] {
   const base = filter.quick ? QUICK_CELLS : ALL_CELLS;
+  const oneOf = (list: string | undefined, v: string): boolean => !list || list.split(',').includes(v);
   return base.filter(
-    (c) =>
-      (!filter.pattern || c.pattern === filter.pattern) &&
-      (!filter.fault || c.fault === filter.fault) &&
-      (!filter.at || c.at === filter.at),
+    (c) => oneOf(filter.pattern, c.pattern) && oneOf(filter.fault, c.fault) && oneOf(filter.at, c.at),
   );
 }

@@ -64,7 +64,7 @@ const order: PatternSpec = {
   endings: ['completed', 'compensated'],
   workflowId: orderWorkflowId,
   start(client, id, o) {
-    const steps = ['create', 'reserve', 'charge', 'notify'];
+    const steps = ['create', 'reserve', 'charge', 'notify', 'confirm'];
     return startWith(client, 'orderSaga', {
       workflowId: orderWorkflowId(id),
       allowDuplicate: o.allowDuplicate,
@@ -99,7 +99,7 @@ const trip: PatternSpec = {
   endings: ['completed', 'compensated'],
   workflowId: tripWorkflowId,
   start(client, id, o) {
-    const steps = ['flight', 'hotel', 'car', 'pay'];
+    const steps = ['flight', 'hotel', 'car', 'pay', 'confirm', 'email'];
     return startWith(client, 'tripSaga', {
       workflowId: tripWorkflowId(id),
       allowDuplicate: o.allowDuplicate,

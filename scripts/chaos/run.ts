@@ -42,10 +42,10 @@ async function main(): Promise<number> {
   } catch (err) {
     usage((err as Error).message);
   }
-  if (values.pattern && !(PATTERNS as readonly string[]).includes(values.pattern))
-    usage(`unknown pattern '${values.pattern}'`);
-  if (values.fault && !(FAULTS as readonly string[]).includes(values.fault))
-    usage(`unknown fault '${values.fault}'`);
+  for (const p of values.pattern?.split(',') ?? [])
+    if (!(PATTERNS as readonly string[]).includes(p)) usage(`unknown pattern '${p}'`);
+  for (const f of values.fault?.split(',') ?? [])
+    if (!(FAULTS as readonly string[]).includes(f)) usage(`unknown fault '${f}'`);
   const cells = selectCells(values);
   if (cells.length === 0) usage('no cell matches (see docs/chaos.md for the points of each pattern)');
   Runtime.install({ logger: new DefaultLogger('ERROR') });
