@@ -11,6 +11,7 @@ import {
 } from '../services/barrier';
 import { BusinessRejection } from '../services/shop';
 import { ERR } from '../shared';
+import { guardAttempt } from './attempt';
 
 /** Test and demo hooks: called inside an activity, they can throw to simulate faults. */
 export interface FaultHooks {
@@ -26,17 +27,22 @@ export interface FaultHooks {
 }
 
 export interface StepRef {
-  /** The saga step (branch) name; with the workflow id it is the idempotency key. */
+  /** The saga step (branch) name; with the workflow id (and run) it is the idempotency key. */
   step: string;
+  /**
+   * The saga run (StepContext.run): binds the key to one run, so a later run reusing the business id never
+   * meets this run's barrier rows. Absent for sagas started before keys were bound to runs.
+   */
+  run?: string;
 }
 
-export function branchKey(step: string): BranchKey {
+export function branchKey(ref: StepRef): BranchKey {
   const wf = Context.current().info.workflowExecution;
   if (!wf)
     throw new Error(
       'saga activities must be called from a workflow (their idempotency key is the workflow id)',
     );
-  return { gid: wf.workflowId, branch: step };
+  return { gid: ref.run ? `${wf.workflowId}/${ref.run}` : wf.workflowId, branch: ref.step };
 }
 
 /** Business rejections and barrier refusals are final; everything else (I/O) is retried by Temporal. */
@@ -52,26 +58,36 @@ export interface ActionResult<T> {
   result: T;
 }
 
+/** Heartbeating, cancellable and deadline-bound (activities/attempt.ts): an abandoned attempt rolls back. */
 export async function runAction<T>(
   pool: Pool,
-  step: string,
+  ref: StepRef,
   hooks: FaultHooks | undefined,
   action: (tx: PoolClient) => Promise<T>,
   inject?: boolean,
 ): Promise<ActionResult<T>> {
+  const { step } = ref;
   const attempt = Context.current().info.attempt;
-  await hooks?.beforeAction?.(step, attempt);
+  const guard = guardAttempt();
   let outcome;
   try {
-    outcome = await barrierAction(pool, branchKey(step), async (tx) => {
-      const result = await action(tx);
-      // Injected after the write, inside the transaction: the rollback is part of what is demonstrated.
-      if (inject) throw ApplicationFailure.nonRetryable(`injected failure at ${step}`, ERR.injected);
-      await hooks?.beforeCommit?.(step, attempt);
-      return result;
-    });
+    await hooks?.beforeAction?.(step, attempt);
+    outcome = await barrierAction(
+      pool,
+      branchKey(ref),
+      async (tx) => {
+        const result = await action(tx);
+        // Injected after the write, inside the transaction: the rollback is part of what is demonstrated.
+        if (inject) throw ApplicationFailure.nonRetryable(`injected failure at ${step}`, ERR.injected);
+        await hooks?.beforeCommit?.(step, attempt);
+        return result;
+      },
+      { signal: guard.signal },
+    );
   } catch (err) {
     translateError(err);
+  } finally {
+    guard.dispose();
   }
   await hooks?.afterCommit?.(step, attempt);
   return outcome;
@@ -79,12 +95,15 @@ export async function runAction<T>(
 
 export async function runCompensation<T>(
   pool: Pool,
-  step: string,
+  ref: StepRef,
   compensate: (tx: PoolClient, actionResult: T) => Promise<void>,
 ): Promise<CompensationOutcome> {
+  const guard = guardAttempt();
   try {
-    return await barrierCompensation(pool, branchKey(step), compensate);
+    return await barrierCompensation(pool, branchKey(ref), compensate, { signal: guard.signal });
   } catch (err) {
     translateError(err);
+  } finally {
+    guard.dispose();
   }
 }

@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import type { CompensationOutcome } from '../services/barrier';
 import {
   chargeWallet,
+  confirmPendingOrder,
   insertOrder,
   refundWallet,
   releaseStock,
@@ -32,19 +33,33 @@ export function createOrdersActivities(pool: Pool, hooks?: FaultHooks) {
       const o = input.order;
       return runAction(
         pool,
-        input.step,
+        input,
         hooks,
         (tx) => insertOrder(tx, { ...o, workflowId: input.workflowId }),
         input.inject,
       );
     },
+    /** Cancels a pending order (a confirmed one is handled by the confirmation's own barrier compensation). */
     async cancelOrder(input: StepRef & { orderId: string }): Promise<CompensationOutcome> {
-      return runCompensation(pool, input.step, (tx) => setOrderStatus(tx, input.orderId, 'cancelled'));
+      return runCompensation(pool, input, async (tx) => {
+        await setOrderStatus(tx, input.orderId, 'cancelled');
+      });
     },
+    /** The pivot: pending -> confirmed, through the barrier; refused once its barrier compensation ran. */
     async confirmOrder(input: StepRef & { orderId: string }): Promise<ActionResult<null>> {
-      return runAction(pool, input.step, hooks, async (tx) => {
-        await setOrderStatus(tx, input.orderId, 'confirmed');
+      return runAction(pool, input, hooks, async (tx) => {
+        await confirmPendingOrder(tx, input.orderId);
         return null;
+      });
+    },
+    /**
+     * The pivot's barrier compensation, run first when the confirmation failed or timed out: it writes the marker
+     * that refuses a confirmation attempt still in flight, or, when one committed, takes it back (confirmed ->
+     * cancelled) so the compensation that follows leaves no confirmed, unpaid order.
+     */
+    async revokeConfirmation(input: StepRef & { orderId: string }): Promise<CompensationOutcome> {
+      return runCompensation(pool, input, async (tx) => {
+        await setOrderStatus(tx, input.orderId, 'cancelled', 'confirmed');
       });
     },
   };
@@ -53,18 +68,18 @@ export function createOrdersActivities(pool: Pool, hooks?: FaultHooks) {
 export function createInventoryActivities(pool: Pool, hooks?: FaultHooks) {
   return {
     async reserveStock(input: StepRef & Inject & { sku: string; qty: number }) {
-      // The reservation id is the branch key itself: unique per saga and step.
-      const { gid } = branchKey(input.step);
+      // The reservation id is the branch key itself: unique per saga run and step.
+      const { gid } = branchKey(input);
       return runAction(
         pool,
-        input.step,
+        input,
         hooks,
         (tx) => reserveStock(tx, `${gid}/${input.step}`, input.sku, input.qty),
         input.inject,
       );
     },
     async releaseStock(input: StepRef & { sku: string }): Promise<CompensationOutcome> {
-      return runCompensation<{ reservationId: string }>(pool, input.step, (tx, done) =>
+      return runCompensation<{ reservationId: string }>(pool, input, (tx, done) =>
         releaseStock(tx, done.reservationId),
       );
     },
@@ -78,7 +93,7 @@ export function createPaymentsActivities(pool: Pool, hooks?: FaultHooks) {
     ) {
       return runAction(
         pool,
-        input.step,
+        input,
         hooks,
         (tx) => chargeWallet(tx, input.customerId, input.amountCents, `order ${input.orderId}`),
         input.inject,
@@ -86,7 +101,7 @@ export function createPaymentsActivities(pool: Pool, hooks?: FaultHooks) {
     },
     async refundPayment(input: StepRef & { orderId: string }): Promise<CompensationOutcome> {
       // Refund exactly what the committed charge took (from the barrier), not what the caller believes.
-      return runCompensation<{ customerId: string; amountCents: number }>(pool, input.step, (tx, charged) =>
+      return runCompensation<{ customerId: string; amountCents: number }>(pool, input, (tx, charged) =>
         refundWallet(tx, charged.customerId, charged.amountCents, `refund order ${input.orderId}`),
       );
     },
@@ -101,14 +116,14 @@ export function createNotificationsActivities(pool: Pool, hooks?: FaultHooks) {
       const body = `Your order ${input.orderId} is confirmed: ${formatCents(input.amountCents)} charged.`;
       return runAction(
         pool,
-        input.step,
+        input,
         hooks,
         (tx) => sendMessage(tx, `${input.orderId}/${input.step}`, input.customerId, body),
         input.inject,
       );
     },
     async retractNotification(input: StepRef): Promise<CompensationOutcome> {
-      return runCompensation<{ messageId: string }>(pool, input.step, (tx, sent) =>
+      return runCompensation<{ messageId: string }>(pool, input, (tx, sent) =>
         retractMessage(tx, sent.messageId),
       );
     },

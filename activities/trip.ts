@@ -31,10 +31,10 @@ export function createTripActivities(pool: Pool, hooks?: FaultHooks) {
     (kind: HoldKind) =>
     async (input: StepRef & Inject & { tripId: string; resource: string }): Promise<ActionResult<Hold>> => {
       // The hold id is the branch key itself: unique per saga and step, the same on every retry.
-      const { gid } = branchKey(input.step);
+      const { gid } = branchKey(input);
       return runAction(
         pool,
-        input.step,
+        input,
         hooks,
         (tx) => placeHold(tx, `${gid}/${input.step}`, input.tripId, kind, input.resource),
         input.inject,
@@ -46,15 +46,15 @@ export function createTripActivities(pool: Pool, hooks?: FaultHooks) {
     holdCar: hold('car'),
     /** Undo any hold: releases exactly the hold the committed action placed (read from the barrier). */
     async releaseHold(input: StepRef): Promise<CompensationOutcome> {
-      return runCompensation<Hold>(pool, input.step, (tx, held) => releaseHold(tx, held.holdId));
+      return runCompensation<Hold>(pool, input, (tx, held) => releaseHold(tx, held.holdId));
     },
     async chargeTrip(
       input: StepRef & Inject & { tripId: string; customerId: string; amountCents: number },
     ): Promise<ActionResult<TripPayment>> {
-      const { gid } = branchKey(input.step);
+      const { gid } = branchKey(input);
       return runAction(
         pool,
-        input.step,
+        input,
         hooks,
         (tx) =>
           captureTripPayment(tx, `${gid}/${input.step}`, input.tripId, input.customerId, input.amountCents),
@@ -63,16 +63,14 @@ export function createTripActivities(pool: Pool, hooks?: FaultHooks) {
     },
     /** Only for a payment whose outcome is unknown (the pivot failed after a possible commit). */
     async refundTrip(input: StepRef): Promise<CompensationOutcome> {
-      return runCompensation<TripPayment>(pool, input.step, (tx, paid) =>
-        refundTripPayment(tx, paid.paymentId),
-      );
+      return runCompensation<TripPayment>(pool, input, (tx, paid) => refundTripPayment(tx, paid.paymentId));
     },
     async confirmTrip(
       input: StepRef & Inject & { tripId: string; customerId: string; paymentId: string; holdIds: string[] },
     ): Promise<ActionResult<{ tripId: string }>> {
       return runAction(
         pool,
-        input.step,
+        input,
         hooks,
         (tx) => bookTrip(tx, input.tripId, input.customerId, input.paymentId, input.holdIds),
         input.inject,
@@ -91,7 +89,7 @@ export function createTripActivities(pool: Pool, hooks?: FaultHooks) {
       const body = `Your trip ${input.tripId} is booked (${input.summary}); ${formatCents(input.amountCents)} charged, payment ${input.paymentId}.`;
       return runAction(
         pool,
-        input.step,
+        input,
         hooks,
         (tx) => recordItinerary(tx, `${input.tripId}/${input.step}`, input.tripId, input.customerId, body),
         input.inject,
@@ -102,9 +100,7 @@ export function createTripActivities(pool: Pool, hooks?: FaultHooks) {
     ): Promise<ActionResult<{ points: number }>> {
       // One point per whole currency unit spent.
       const points = Math.max(1, Math.floor(input.amountCents / 100));
-      return runAction(pool, input.step, hooks, (tx) =>
-        awardPoints(tx, input.tripId, input.customerId, points),
-      );
+      return runAction(pool, input, hooks, (tx) => awardPoints(tx, input.tripId, input.customerId, points));
     },
   };
 }

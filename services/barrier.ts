@@ -5,7 +5,7 @@
 //  - null compensation: a compensation for an action that never committed records itself and does nothing;
 //  - hanging: an action that arrives after its compensation finds the compensation's marker and is refused.
 import type { Pool, PoolClient } from 'pg';
-import { withTransaction, type Migration } from './db';
+import { withTransaction, type Migration, type TransactionOptions } from './db';
 
 export const barrierMigration: Migration = {
   id: 1,
@@ -23,7 +23,7 @@ export const barrierMigration: Migration = {
 };
 
 export interface BranchKey {
-  /** Global transaction id: the workflow id. */
+  /** Global transaction id: the workflow id, bound to its run (`<workflow id>/<first run id>`) for new sagas. */
   gid: string;
   /** The step within the transaction. */
   branch: string;
@@ -44,28 +44,33 @@ export async function barrierAction<T>(
   pool: Pool,
   key: BranchKey,
   action: (tx: PoolClient) => Promise<T>,
+  opts: TransactionOptions = {},
 ): Promise<ActionOutcome<T>> {
-  return withTransaction(pool, async (tx) => {
-    const ins = await tx.query(
-      `INSERT INTO barrier (gid, branch, op, origin) VALUES ($1, $2, 'action', 'action') ON CONFLICT DO NOTHING`,
-      [key.gid, key.branch],
-    );
-    if (ins.rowCount === 0) {
-      const row = await tx.query<{ origin: string; result: T }>(
-        `SELECT origin, result FROM barrier WHERE gid = $1 AND branch = $2 AND op = 'action'`,
+  return withTransaction(
+    pool,
+    async (tx) => {
+      const ins = await tx.query(
+        `INSERT INTO barrier (gid, branch, op, origin) VALUES ($1, $2, 'action', 'action') ON CONFLICT DO NOTHING`,
         [key.gid, key.branch],
       );
-      if (row.rows[0]?.origin === 'compensate') throw new BarrierRejectedError(key);
-      return { state: 'duplicate', result: row.rows[0]?.result as T };
-    }
-    const result = await action(tx);
-    await tx.query(`UPDATE barrier SET result = $3 WHERE gid = $1 AND branch = $2 AND op = 'action'`, [
-      key.gid,
-      key.branch,
-      JSON.stringify(result ?? null),
-    ]);
-    return { state: 'applied', result };
-  });
+      if (ins.rowCount === 0) {
+        const row = await tx.query<{ origin: string; result: T }>(
+          `SELECT origin, result FROM barrier WHERE gid = $1 AND branch = $2 AND op = 'action'`,
+          [key.gid, key.branch],
+        );
+        if (row.rows[0]?.origin === 'compensate') throw new BarrierRejectedError(key);
+        return { state: 'duplicate', result: row.rows[0]?.result as T };
+      }
+      const result = await action(tx);
+      await tx.query(`UPDATE barrier SET result = $3 WHERE gid = $1 AND branch = $2 AND op = 'action'`, [
+        key.gid,
+        key.branch,
+        JSON.stringify(result ?? null),
+      ]);
+      return { state: 'applied', result };
+    },
+    opts,
+  );
 }
 
 /**
@@ -76,24 +81,71 @@ export async function barrierCompensation<T>(
   pool: Pool,
   key: BranchKey,
   compensate: (tx: PoolClient, actionResult: T) => Promise<void>,
+  opts: TransactionOptions = {},
 ): Promise<CompensationOutcome> {
-  return withTransaction(pool, async (tx) => {
-    const mine = await tx.query(
-      `INSERT INTO barrier (gid, branch, op, origin) VALUES ($1, $2, 'compensate', 'compensate') ON CONFLICT DO NOTHING`,
-      [key.gid, key.branch],
+  return withTransaction(
+    pool,
+    async (tx) => {
+      const mine = await tx.query(
+        `INSERT INTO barrier (gid, branch, op, origin) VALUES ($1, $2, 'compensate', 'compensate') ON CONFLICT DO NOTHING`,
+        [key.gid, key.branch],
+      );
+      if (mine.rowCount === 0) return { state: 'duplicate' };
+      // Blocks on an in-flight action attempt's uncommitted row until it commits or rolls back.
+      const marker = await tx.query(
+        `INSERT INTO barrier (gid, branch, op, origin) VALUES ($1, $2, 'action', 'compensate') ON CONFLICT DO NOTHING`,
+        [key.gid, key.branch],
+      );
+      if (marker.rowCount === 1) return { state: 'noop' };
+      const action = await tx.query<{ result: T }>(
+        `SELECT result FROM barrier WHERE gid = $1 AND branch = $2 AND op = 'action'`,
+        [key.gid, key.branch],
+      );
+      await compensate(tx, action.rows[0]?.result as T);
+      return { state: 'applied' };
+    },
+    opts,
+  );
+}
+
+/**
+ * Retention: delete the barrier rows of transactions whose newest row is older than `cutoff` and that are no
+ * longer running. A running saga (parked for weeks, or continuing as new) keeps its rows: a compensation that
+ * runs later must still find its action's row, or it would record a no-op instead of undoing what was done.
+ * `isRunning` answers for a gid (the CLI asks Temporal); a gid it cannot answer for is kept.
+ */
+export async function pruneBarrier(
+  pool: Pool,
+  cutoff: Date,
+  isRunning: (gid: string) => Promise<boolean | undefined>,
+  opts: { dryRun?: boolean; batch?: number } = {},
+): Promise<{ gids: number; rows: number; kept: number }> {
+  const exists = await pool.query<{ t: string | null }>(`SELECT to_regclass('barrier')::text AS t`);
+  if (!exists.rows[0]?.t) return { gids: 0, rows: 0, kept: 0 };
+  const old = await pool.query<{ gid: string }>(
+    `SELECT gid FROM barrier GROUP BY gid HAVING max(created_at) < $1 ORDER BY gid LIMIT $2`,
+    [cutoff, opts.batch ?? 10_000],
+  );
+  let gids = 0;
+  let rows = 0;
+  let kept = 0;
+  for (const { gid } of old.rows) {
+    if ((await isRunning(gid)) !== false) {
+      kept++;
+      continue;
+    }
+    gids++;
+    if (opts.dryRun) {
+      const n = await pool.query<{ n: string }>('SELECT count(*) AS n FROM barrier WHERE gid = $1', [gid]);
+      rows += Number(n.rows[0]?.n ?? 0);
+      continue;
+    }
+    // Re-checked in the DELETE: a row written since the scan (a late compensation) keeps the gid.
+    const del = await pool.query(
+      `DELETE FROM barrier WHERE gid = $1 AND NOT EXISTS (SELECT 1 FROM barrier WHERE gid = $1 AND created_at >= $2)`,
+      [gid, cutoff],
     );
-    if (mine.rowCount === 0) return { state: 'duplicate' };
-    // Blocks on an in-flight action attempt's uncommitted row until it commits or rolls back.
-    const marker = await tx.query(
-      `INSERT INTO barrier (gid, branch, op, origin) VALUES ($1, $2, 'action', 'compensate') ON CONFLICT DO NOTHING`,
-      [key.gid, key.branch],
-    );
-    if (marker.rowCount === 1) return { state: 'noop' };
-    const action = await tx.query<{ result: T }>(
-      `SELECT result FROM barrier WHERE gid = $1 AND branch = $2 AND op = 'action'`,
-      [key.gid, key.branch],
-    );
-    await compensate(tx, action.rows[0]?.result as T);
-    return { state: 'applied' };
-  });
+    rows += del.rowCount ?? 0;
+  }
+  return { gids, rows, kept };
 }

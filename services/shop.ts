@@ -4,6 +4,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { barrierMigration } from './barrier';
 import type { Migration } from './db';
+import { returnUnits, takeUnits, type UnitCounter } from './units';
 import { appendEvent } from './wallet-events';
 
 export const ordersMigrations: Migration[] = [
@@ -200,32 +201,50 @@ export async function insertOrder(tx: PoolClient, o: NewOrder): Promise<{ orderI
   return { orderId: o.orderId };
 }
 
+export type OrderStatus = 'pending' | 'confirmed' | 'cancelled';
+
+/**
+ * A guarded status transition: only from `from` (default `pending`). Returns false, changing nothing, when the
+ * order is not in that state: a late confirmation can never turn a cancelled order into a confirmed one, and a
+ * cancellation never silently un-confirms one.
+ */
 export async function setOrderStatus(
   tx: PoolClient,
   orderId: string,
   status: 'confirmed' | 'cancelled',
-): Promise<void> {
-  await tx.query('UPDATE orders SET status = $2, updated_at = now() WHERE order_id = $1', [orderId, status]);
+  from: OrderStatus = 'pending',
+): Promise<boolean> {
+  const res = await tx.query(
+    'UPDATE orders SET status = $2, updated_at = now() WHERE order_id = $1 AND status = $3',
+    [orderId, status, from],
+  );
+  return res.rowCount === 1;
+}
+
+/** Confirm a pending order; any other state is a business rejection (nothing to confirm). */
+export async function confirmPendingOrder(tx: PoolClient, orderId: string): Promise<void> {
+  if (await setOrderStatus(tx, orderId, 'confirmed')) return;
+  const row = await tx.query<{ status: string }>('SELECT status FROM orders WHERE order_id = $1', [orderId]);
+  throw new BusinessRejection(
+    'InvalidInput',
+    `order ${orderId} is ${row.rows[0]?.status ?? 'unknown'}, not pending: it cannot be confirmed`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------- inventory
+const STOCK: UnitCounter = { table: 'stock', key: 'sku', available: 'available', taken: 'reserved' };
+
 export async function reserveStock(
   tx: PoolClient,
   reservationId: string,
   sku: string,
   qty: number,
 ): Promise<{ reservationId: string; sku: string; qty: number }> {
-  const row = await tx.query<{ available: number }>('SELECT available FROM stock WHERE sku = $1 FOR UPDATE', [
-    sku,
-  ]);
-  const available = row.rows[0]?.available;
-  if (available === undefined) throw new BusinessRejection('UnknownSku', `unknown SKU ${sku}`);
-  if (available < qty)
-    throw new BusinessRejection('OutOfStock', `only ${available} of ${sku} available, ${qty} requested`);
-  await tx.query('UPDATE stock SET available = available - $2, reserved = reserved + $2 WHERE sku = $1', [
-    sku,
-    qty,
-  ]);
+  const took = await takeUnits(tx, STOCK, sku, qty);
+  if (!took.ok && took.available === undefined)
+    throw new BusinessRejection('UnknownSku', `unknown SKU ${sku}`);
+  if (!took.ok)
+    throw new BusinessRejection('OutOfStock', `only ${took.available} of ${sku} available, ${qty} requested`);
   await tx.query(
     `INSERT INTO reservations (reservation_id, sku, qty, status) VALUES ($1, $2, $3, 'reserved')`,
     [reservationId, sku, qty],
@@ -239,11 +258,7 @@ export async function releaseStock(tx: PoolClient, reservationId: string): Promi
     [reservationId],
   );
   const res = r.rows[0];
-  if (res)
-    await tx.query('UPDATE stock SET available = available + $2, reserved = reserved - $2 WHERE sku = $1', [
-      res.sku,
-      res.qty,
-    ]);
+  if (res) await returnUnits(tx, STOCK, res.sku, res.qty);
 }
 
 // ---------------------------------------------------------------------------------------------- payments

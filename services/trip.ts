@@ -6,6 +6,7 @@ import type { Pool, PoolClient } from 'pg';
 import { barrierMigration } from './barrier';
 import type { Migration } from './db';
 import { BusinessRejection } from './shop';
+import { returnUnits, takeUnits, type UnitCounter } from './units';
 
 // Business rejection types (shared/errors.ts ERR; spelled out here: services know nothing of the workflows).
 const ERR = {
@@ -133,13 +134,17 @@ export interface Hold {
   resource: string;
 }
 
-const INVENTORY: Record<HoldKind, { table: string; key: string; count: string; what: string }> = {
-  flight: { table: 'flights', key: 'flight_id', count: 'seats_available', what: 'seats on flight' },
-  hotel: { table: 'hotels', key: 'hotel_id', count: 'rooms_available', what: 'rooms at hotel' },
-  car: { table: 'car_classes', key: 'car_class', count: 'cars_available', what: 'cars of class' },
+const INVENTORY: Record<HoldKind, UnitCounter & { what: string }> = {
+  flight: { table: 'flights', key: 'flight_id', available: 'seats_available', what: 'seats on flight' },
+  hotel: { table: 'hotels', key: 'hotel_id', available: 'rooms_available', what: 'rooms at hotel' },
+  car: { table: 'car_classes', key: 'car_class', available: 'cars_available', what: 'cars of class' },
 };
 
-/** Take one unit of a flight, hotel or car class for a trip. The hold id is the caller's idempotency key. */
+/**
+ * Take one unit of a flight, hotel or car class for a trip. The hold id is the caller's idempotency key; its
+ * prefix up to the step names the saga run (`<gid>/`): holds of the same trip id placed by another run mean the
+ * business id is being reused, which is refused (the earlier run's outcome stands).
+ */
 export async function placeHold(
   tx: PoolClient,
   holdId: string,
@@ -147,15 +152,21 @@ export async function placeHold(
   kind: HoldKind,
   resource: string,
 ): Promise<Hold> {
-  const inv = INVENTORY[kind];
-  const row = await tx.query<{ n: number }>(
-    `SELECT ${inv.count} AS n FROM ${inv.table} WHERE ${inv.key} = $1 FOR UPDATE`,
-    [resource],
+  const runPrefix = holdId.slice(0, holdId.lastIndexOf('/') + 1);
+  const other = await tx.query(
+    'SELECT 1 FROM holds WHERE trip_id = $1 AND left(hold_id, length($2)) <> $2 LIMIT 1',
+    [tripId, runPrefix],
   );
-  const n = row.rows[0]?.n;
-  if (n === undefined) throw new BusinessRejection(ERR.unknownResource, `unknown ${kind} ${resource}`);
-  if (n < 1) throw new BusinessRejection(ERR.outOfStock, `no ${inv.what} ${resource} left`);
-  await tx.query(`UPDATE ${inv.table} SET ${inv.count} = ${inv.count} - 1 WHERE ${inv.key} = $1`, [resource]);
+  if (other.rowCount)
+    throw new BusinessRejection(
+      ERR.invalidInput,
+      `trip ${tripId} already exists (booked or attempted by an earlier run): use a new trip id`,
+    );
+  const inv = INVENTORY[kind];
+  const took = await takeUnits(tx, inv, resource, 1);
+  if (!took.ok && took.available === undefined)
+    throw new BusinessRejection(ERR.unknownResource, `unknown ${kind} ${resource}`);
+  if (!took.ok) throw new BusinessRejection(ERR.outOfStock, `no ${inv.what} ${resource} left`);
   await tx.query(
     `INSERT INTO holds (hold_id, trip_id, kind, resource, status) VALUES ($1, $2, $3, $4, 'held')`,
     [holdId, tripId, kind, resource],
@@ -170,11 +181,7 @@ export async function releaseHold(tx: PoolClient, holdId: string): Promise<void>
     [holdId],
   );
   const h = r.rows[0];
-  if (!h) return;
-  const inv = INVENTORY[h.kind];
-  await tx.query(`UPDATE ${inv.table} SET ${inv.count} = ${inv.count} + 1 WHERE ${inv.key} = $1`, [
-    h.resource,
-  ]);
+  if (h) await returnUnits(tx, INVENTORY[h.kind], h.resource, 1);
 }
 
 // ---------------------------------------------------------------------------------------------- payment

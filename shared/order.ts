@@ -26,6 +26,8 @@ const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
 /** Validation shared by the CLI (before anything starts) and the workflow (defence in depth). */
 export function validateOrderInput(input: OrderInput): string[] {
+  // Also called by the workflow on whatever a client sent: not necessarily an object of the right shape.
+  if (typeof input !== 'object' || input === null) return ['the order input must be an object'];
   const errors: string[] = [];
   if (!ID_RE.test(input.orderId)) errors.push('order id must be 1-64 characters of letters, digits, . _ : -');
   if (!ID_RE.test(input.customerId))

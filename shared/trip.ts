@@ -21,6 +21,8 @@ export interface TripInput {
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
 export function validateTripInput(i: TripInput): string[] {
+  // Also called by the workflow on whatever a client sent: not necessarily an object of the right shape.
+  if (typeof i !== 'object' || i === null) return ['the trip input must be an object'];
   const errors: string[] = [];
   const ids: [keyof TripInput, string][] = [
     ['tripId', 'trip id'],

@@ -1,4 +1,4 @@
-// Trip booking, the second saga on the saga library (workflows/saga.ts), different in shape from the order saga:
+// Trip booking, the second saga on the saga library (workflows/saga/), different in shape from the order saga:
 //
 //   flight ──> [ hotel ‖ car ] ──> pay (pivot) ──> confirm ──> email ──> points
 //   compensatable  parallel group    go/no-go      forward-only, retried until done
@@ -7,10 +7,18 @@
 // the holds are released (and a payment whose outcome is unknown is refunded through the barrier); once it
 // succeeds the trip is only ever completed: the booking is confirmed and the itinerary sent, retried until they
 // succeed or an operator resolves them. Later steps receive earlier steps' typed results (hold ids, payment id).
-import { patched } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, patched } from '@temporalio/workflow';
 import type { TripActivities } from '../activities/trip';
-import { TASK_QUEUES, tripSummary, type SagaResult, type TripInput, type TripStep } from '../shared';
-import { defineSaga, runSaga, type Interval } from './saga';
+import {
+  ERR,
+  TASK_QUEUES,
+  tripSummary,
+  validateTripInput,
+  type SagaResult,
+  type TripInput,
+  type TripStep,
+} from '../shared';
+import { defineSaga, runSaga, type Interval, type SagaCheckpoint } from './saga';
 import { serviceProxies } from './service-proxies';
 
 const { forward: trip, undo } = serviceProxies<TripActivities>(TASK_QUEUES.trip);
@@ -20,44 +28,45 @@ const inject = (i: TripInput, step: TripStep): boolean => i.failAt === step;
 export const tripSagaDefinition = defineSaga<TripInput>('trip')
   .step('flight', {
     compensationName: 'releaseFlight',
-    run: ({ input, step }) =>
+    run: ({ input, step, run }) =>
       trip.holdFlight.executeWithOptions({ summary: `hold a seat on ${input.flightId}` }, [
-        { step, tripId: input.tripId, resource: input.flightId, inject: inject(input, 'flight') },
+        { step, run, tripId: input.tripId, resource: input.flightId, inject: inject(input, 'flight') },
       ]),
-    compensate: ({ step }, held) =>
+    compensate: ({ step, run }, held) =>
       undo.releaseHold.executeWithOptions(
         { summary: `↩ compensate: release ${held?.result.holdId ?? 'the flight hold'}` },
-        [{ step }],
+        [{ step, run }],
       ),
   })
   .parallel('stay', (g) =>
     g
       .step('hotel', {
         compensationName: 'releaseHotel',
-        run: ({ input, step }) =>
+        run: ({ input, step, run }) =>
           trip.holdHotel.executeWithOptions(
             { summary: `hold a room at ${input.hotelId} for ${input.nights} night(s)` },
-            [{ step, tripId: input.tripId, resource: input.hotelId, inject: inject(input, 'hotel') }],
+            [{ step, run, tripId: input.tripId, resource: input.hotelId, inject: inject(input, 'hotel') }],
           ),
-        compensate: ({ step }) =>
-          undo.releaseHold.executeWithOptions({ summary: '↩ compensate: release the room' }, [{ step }]),
+        compensate: ({ step, run }) =>
+          undo.releaseHold.executeWithOptions({ summary: '↩ compensate: release the room' }, [{ step, run }]),
       })
       .step('car', {
         compensationName: 'releaseCar',
-        run: ({ input, step }) =>
+        run: ({ input, step, run }) =>
           trip.holdCar.executeWithOptions({ summary: `hold a ${input.carClass} car` }, [
-            { step, tripId: input.tripId, resource: input.carClass, inject: inject(input, 'car') },
+            { step, run, tripId: input.tripId, resource: input.carClass, inject: inject(input, 'car') },
           ]),
-        compensate: ({ step }) =>
-          undo.releaseHold.executeWithOptions({ summary: '↩ compensate: release the car' }, [{ step }]),
+        compensate: ({ step, run }) =>
+          undo.releaseHold.executeWithOptions({ summary: '↩ compensate: release the car' }, [{ step, run }]),
       }),
   )
   .pivot('pay', {
     compensationName: 'refundPayment',
-    run: ({ input, step }) =>
+    run: ({ input, step, run }) =>
       trip.chargeTrip.executeWithOptions({ summary: `charge ${input.customerId} for trip ${input.tripId}` }, [
         {
           step,
+          run,
           tripId: input.tripId,
           customerId: input.customerId,
           amountCents: input.amountCents,
@@ -65,16 +74,17 @@ export const tripSagaDefinition = defineSaga<TripInput>('trip')
         },
       ]),
     // Runs only if the payment step itself failed after possibly committing: the barrier makes it a no-op otherwise.
-    compensate: ({ step }) =>
+    compensate: ({ step, run }) =>
       undo.refundTrip.executeWithOptions({ summary: '↩ compensate: refund an uncertain payment' }, [
-        { step },
+        { step, run },
       ]),
   })
   .forward('confirm', {
-    run: ({ input, step, results }) =>
+    run: ({ input, step, run, results }) =>
       trip.confirmTrip.executeWithOptions({ summary: `book trip ${input.tripId}` }, [
         {
           step,
+          run,
           tripId: input.tripId,
           customerId: input.customerId,
           paymentId: results.pay.result.paymentId,
@@ -84,10 +94,11 @@ export const tripSagaDefinition = defineSaga<TripInput>('trip')
       ]),
   })
   .forward('email', {
-    run: ({ input, step, results }) =>
+    run: ({ input, step, run, results }) =>
       trip.sendItinerary.executeWithOptions({ summary: `e-mail the itinerary to ${input.customerId}` }, [
         {
           step,
+          run,
           tripId: input.tripId,
           customerId: input.customerId,
           paymentId: results.pay.result.paymentId,
@@ -102,9 +113,9 @@ export const tripSagaDefinition = defineSaga<TripInput>('trip')
   // and award the points. Once no pre-change trip can still be running, this becomes deprecatePatch(...).
   .forward('points', {
     when: () => patched('trip-loyalty-points'),
-    run: ({ input, step }) =>
+    run: ({ input, step, run }) =>
       trip.awardLoyaltyPoints.executeWithOptions({ summary: `award loyalty points to ${input.customerId}` }, [
-        { step, tripId: input.tripId, customerId: input.customerId, amountCents: input.amountCents },
+        { step, run, tripId: input.tripId, customerId: input.customerId, amountCents: input.amountCents },
       ]),
   })
   .build();
@@ -116,14 +127,29 @@ export interface TripSagaOptions {
   stepTimeouts?: Partial<Record<TripStep, Interval>>;
   /** Compensate everything at once instead of in reverse order. */
   compensation?: 'reverse' | 'parallel';
+  /** Continue-as-new once history has this many events (default: when the server suggests it). */
+  continueAsNewAfterEvents?: number;
+  /** Set by the saga itself when it continues as new. */
+  resume?: SagaCheckpoint;
 }
 
 export async function tripSaga(input: TripInput, options: TripSagaOptions = {}): Promise<SagaResult> {
+  // Started from the SDK or the Web UI, a bad input would otherwise fail as retryable database errors forever.
+  const errors = validateTripInput(input);
+  if (errors.length)
+    throw ApplicationFailure.create({
+      type: ERR.invalidInput,
+      message: `invalid trip input: ${errors.join('; ')}`,
+      nonRetryable: true,
+    });
   return runSaga(tripSagaDefinition, input, {
     pattern: 'saga',
     businessKey: input.tripId,
     searchAttributes: options.searchAttributes,
     timeouts: options.stepTimeouts,
     compensation: options.compensation,
+    continueAsNewAfterEvents: options.continueAsNewAfterEvents,
+    resume: options.resume,
+    continueAsNew: (resume) => continueAsNew<typeof tripSaga>(input, { ...options, resume }),
   });
 }

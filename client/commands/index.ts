@@ -9,6 +9,7 @@ import { stuck } from './stuck';
 import { needsOperator, resolve } from './operator';
 import { tripAccounts, tripBook } from './trip';
 import { check } from './check';
+import { barrierPrune } from './barrier';
 import { setup } from './setup';
 import { walletShow, walletSnapshot, walletVerify } from './wallet';
 import { accounts, prepared, transfer, transferStatusCommand } from './transfer';
@@ -33,5 +34,6 @@ export const COMMANDS: Command[] = [
   accounts,
   prepared,
   check,
+  barrierPrune,
   setup,
 ];

@@ -3,7 +3,7 @@
 // and one that never does (needs-operator; the operator's decisions are exercised against the real stack in
 // test/integration/order-saga.test.ts).
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -30,7 +30,9 @@ type Behaviour = 'ok' | 'reject' | 'fail' | 'broken' | 'hang' | 'block';
 /** By activity name: one behaviour for every call, or one per call in order (the last one repeats). */
 type Plan = Partial<Record<string, Behaviour | Behaviour[]>>;
 
-const STEPS = ['create', 'reserve', 'charge', 'notify', 'confirm'] as const;
+const STEPS = ['create', 'reserve', 'charge', 'confirm', 'notify'] as const;
+/** Steps before and at the pivot: a failure there compensates; after it (notify) the saga only goes forward. */
+const UNDOABLE = ['create', 'reserve', 'charge', 'confirm'] as const;
 type Step = (typeof STEPS)[number];
 const ACTIVITY: Record<Step, string> = {
   create: 'createOrder',
@@ -39,11 +41,11 @@ const ACTIVITY: Record<Step, string> = {
   notify: 'sendNotification',
   confirm: 'confirmOrder',
 };
-const UNDO: Record<Exclude<Step, 'confirm'>, string> = {
+const UNDO: Record<(typeof UNDOABLE)[number], string> = {
   create: 'cancelOrder',
   reserve: 'releaseStock',
   charge: 'refundPayment',
-  notify: 'retractNotification',
+  confirm: 'revokeConfirmation',
 };
 /** Real time a hanging attempt waits after skipping to just before its deadline. */
 const HANG_MARGIN_MS = 100;
@@ -84,11 +86,19 @@ function stubServices(initial: Plan, skipTime: (ms: number) => Promise<void>) {
     // lock unbalanced, after which every later attempt runs in real time (temporalio/sdk-java#2246). So skip to
     // just short of the deadline, then stay blocked: the remaining few milliseconds pass in real time and the
     // server's own start-to-close timer fires with the lock count intact.
+    // It does not heartbeat (a stuck attempt), so its heartbeat timeout is the deadline that fires first.
     if (b === 'hang') {
-      await skipTime(Context.current().info.startToCloseTimeoutMs - HANG_MARGIN_MS);
+      const info = Context.current().info;
+      const deadline = Math.min(info.startToCloseTimeoutMs, info.heartbeatTimeoutMs ?? Infinity);
+      await skipTime(deadline - HANG_MARGIN_MS);
       await Context.current().cancelled.catch(() => undefined);
     }
-    if (b === 'block') await released;
+    if (b === 'block') {
+      // A live attempt heartbeats while it waits, like the real participants (activities/attempt.ts).
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat(), 200);
+      await released.finally(() => clearInterval(beat));
+    }
   };
   const forward = (name: string) => async (): Promise<unknown> => {
     await behave(name);
@@ -110,6 +120,7 @@ function stubServices(initial: Plan, skipTime: (ms: number) => Promise<void>) {
         createOrder: forward('createOrder'),
         cancelOrder: undo('cancelOrder'),
         confirmOrder: forward('confirmOrder'),
+        revokeConfirmation: undo('revokeConfirmation'),
       },
       [TASK_QUEUES.inventory]: { reserveStock: forward('reserveStock'), releaseStock: undo('releaseStock') },
       [TASK_QUEUES.payments]: {
@@ -139,9 +150,10 @@ async function waitForProgress(
 }
 
 /** Steps before `step`, and the compensations a failure (or cancellation) at `step` runs, in order. */
-function before_(step: Step): { steps: Step[]; compensations: string[] } {
-  const steps = STEPS.slice(0, STEPS.indexOf(step));
-  const undone = (step === 'confirm' ? [...steps] : [...steps, step]) as Exclude<Step, 'confirm'>[];
+function before_(step: (typeof UNDOABLE)[number]): { steps: Step[]; compensations: string[] } {
+  const steps = UNDOABLE.slice(0, UNDOABLE.indexOf(step));
+  // The failed step is compensated too (it may have committed); the pivot through its barrier fence.
+  const undone = [...steps, step];
   return { steps, compensations: undone.reverse().map((s) => UNDO[s]) };
 }
 
@@ -205,9 +217,9 @@ describe('order saga (time-skipping, stubbed activities)', () => {
     );
   });
 
-  for (const step of STEPS) {
+  for (const step of UNDOABLE) {
     const want = before_(step);
-    it(`fails at ${step}: compensates ${step === 'confirm' ? 'everything before the pivot' : 'the failed step (it may have committed) and every earlier one'}, in reverse`, async () => {
+    it(`fails at ${step}: compensates the failed step (it may have committed) and every earlier one, in reverse`, async () => {
       const { result, calls } = await runOrder({ [ACTIVITY[step]]: 'reject' });
       assert.equal(result.status, 'compensated');
       assert.deepEqual(result.steps, want.steps);
@@ -226,7 +238,7 @@ describe('order saga (time-skipping, stubbed activities)', () => {
     assert.equal(result.status, 'compensated');
     assert.equal(result.failure?.step, 'charge');
     assert.equal(result.failure?.type, 'Timeout');
-    assert.match(result.failure?.message ?? '', /start_to_close timeout/);
+    assert.match(result.failure?.message ?? '', /heartbeat timeout/);
     assert.deepEqual(result.compensations, ['refundPayment', 'releaseStock', 'cancelOrder']);
     assert.equal(
       calls.filter((c) => c === 'chargePayment').length,
@@ -236,8 +248,8 @@ describe('order saga (time-skipping, stubbed activities)', () => {
   });
 
   for (const step of STEPS) {
-    const pivot = step === 'confirm';
-    it(`cancelled while ${step} runs: ${pivot ? 'the pivot finishes and the order completes' : 'every started step is compensated, ending compensated'}`, async () => {
+    const pivot = step === 'confirm' || step === 'notify';
+    it(`cancelled while ${step} runs: ${pivot ? 'past the point of no return, the order completes' : 'every started step is compensated, ending compensated'}`, async () => {
       const { result, calls } = await runOrder({ [ACTIVITY[step]]: 'block' }, async (h, stubs) => {
         // Wait (through the stub and the ledger query, not a sleep) until the step is running, then cancel.
         await stubs.started(ACTIVITY[step]);
@@ -268,12 +280,12 @@ describe('order saga (time-skipping, stubbed activities)', () => {
 
   it('a compensation that fails twice, then succeeds, is retried by its activity policy (time-skipped)', async () => {
     const { result, calls } = await runOrder({
-      sendNotification: 'reject',
+      confirmOrder: 'reject',
       refundPayment: ['fail', 'fail', 'ok'],
     });
     assert.equal(result.status, 'compensated');
     assert.deepEqual(result.compensations, [
-      'retractNotification',
+      'revokeConfirmation',
       'refundPayment',
       'releaseStock',
       'cancelOrder',
@@ -297,7 +309,7 @@ describe('order saga (time-skipping, stubbed activities)', () => {
     assert.deepEqual(
       p.ledger.filter((e) => e.kind === 'compensation').map((e) => [e.name, e.status]),
       [
-        ['retractNotification', 'compensated'],
+        ['revokeConfirmation', 'compensated'],
         ['refundPayment', 'needs-operator'],
       ],
     );
@@ -307,7 +319,7 @@ describe('order saga (time-skipping, stubbed activities)', () => {
 
   it('a compensation that never succeeds parks in needs-operator; operator retry runs it again', async () => {
     const { result, calls } = await runOrder(
-      { sendNotification: 'reject', refundPayment: 'broken' },
+      { confirmOrder: 'reject', refundPayment: 'broken' },
       async (h, stubs) => {
         await parkedRefund(h, stubs);
         stubs.plan.refundPayment = 'ok';
@@ -317,7 +329,7 @@ describe('order saga (time-skipping, stubbed activities)', () => {
     );
     assert.equal(result.status, 'compensated');
     assert.deepEqual(result.compensations, [
-      'retractNotification',
+      'revokeConfirmation',
       'refundPayment',
       'releaseStock',
       'cancelOrder',
@@ -328,7 +340,7 @@ describe('order saga (time-skipping, stubbed activities)', () => {
 
   it('needs-operator -> skip (with the reason recorded): the rest is compensated, the refund is not run again', async () => {
     const { result, calls } = await runOrder(
-      { sendNotification: 'reject', refundPayment: 'broken' },
+      { confirmOrder: 'reject', refundPayment: 'broken' },
       async (h, stubs) => {
         await parkedRefund(h, stubs);
         await decide(h, { action: 'skip', reason: 'refunded by bank transfer #4411', operator: 'olga' });
@@ -336,7 +348,7 @@ describe('order saga (time-skipping, stubbed activities)', () => {
       { parks: true },
     );
     assert.equal(result.status, 'compensated');
-    assert.deepEqual(result.compensations, ['retractNotification', 'releaseStock', 'cancelOrder']);
+    assert.deepEqual(result.compensations, ['revokeConfirmation', 'releaseStock', 'cancelOrder']);
     assert.equal(calls.filter((c) => c === 'refundPayment').length, 1);
     const refund = result.ledger.find((e) => e.name === 'refundPayment');
     assert.equal(refund?.status, 'skipped');
@@ -345,7 +357,7 @@ describe('order saga (time-skipping, stubbed activities)', () => {
 
   it('needs-operator -> abort: compensation stops where it is and the saga ends aborted', async () => {
     const { result, calls } = await runOrder(
-      { sendNotification: 'reject', refundPayment: 'broken' },
+      { confirmOrder: 'reject', refundPayment: 'broken' },
       async (h, stubs) => {
         await parkedRefund(h, stubs);
         await decide(h, { action: 'abort', reason: 'finance reconciles it', operator: 'olga' });
@@ -353,7 +365,56 @@ describe('order saga (time-skipping, stubbed activities)', () => {
       { parks: true },
     );
     assert.equal(result.status, 'aborted');
-    assert.deepEqual(result.compensations, ['retractNotification']);
+    assert.deepEqual(result.compensations, ['revokeConfirmation']);
     assert.ok(!calls.includes('releaseStock') && !calls.includes('cancelOrder'));
+  });
+
+  // ---------------------------------------------------------------------------------------- issue 9 regressions
+  it('item 7: the customer is notified only after the order is confirmed', async () => {
+    const { result, calls } = await runOrder({});
+    assert.equal(result.status, 'completed');
+    assert.ok(
+      calls.indexOf('confirmOrder') < calls.indexOf('sendNotification'),
+      `confirm before notify (calls: ${calls.join(', ')})`,
+    );
+  });
+
+  it('item 7: a notification that cannot be sent never undoes a confirmed order; it parks for an operator', async () => {
+    const { result, calls } = await runOrder(
+      { sendNotification: 'reject' },
+      async (h) => {
+        await waitForProgress(h, (x) => x.status === 'needs-operator', 'needs-operator');
+        await h.executeUpdate(resolveCompensationUpdate, {
+          args: [{ action: 'skip', reason: 'phoned the customer', operator: 'olga' }],
+        });
+      },
+      { parks: true },
+    );
+    assert.equal(result.status, 'completed');
+    assert.deepEqual(result.compensations, []);
+    assert.ok(!calls.some((c) => ['cancelOrder', 'refundPayment', 'releaseStock'].includes(c)));
+  });
+
+  it('item 8: an invalid input started from the SDK fails at once, non-retryably, before any step', async () => {
+    const stubs = stubServices({}, (ms: number) => env.sleep(ms));
+    const bad = { orderId: 'o 1', customerId: '', sku: 'SKU-1', qty: -1, amountCents: 0 } as OrderInput;
+    const err = await withWorkers(env.nativeConnection, stubs.queues, async () => {
+      const h = await env.client.workflow.start<typeof orderSaga>('orderSaga', {
+        taskQueue: TASK_QUEUES.orchestration,
+        workflowId: uniqueId('order-bad'),
+        args: [bad, { searchAttributes: false }],
+      });
+      return h.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    });
+    assert.ok(err instanceof WorkflowFailedError, `the workflow failed (got ${String(err)})`);
+    const cause = err.cause;
+    assert.ok(cause instanceof ApplicationFailure);
+    assert.equal(cause.type, ERR.invalidInput);
+    assert.equal(cause.nonRetryable, true);
+    assert.match(cause.message, /--qty must be a whole number/);
+    assert.deepEqual(stubs.calls, [], 'no step ran');
   });
 });

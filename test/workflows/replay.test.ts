@@ -112,4 +112,29 @@ describe('replay of recorded histories against the current workflow code', () =>
     assert.ok(result?.error, 'replay reported an error');
     assert.match(`${result.error.name}: ${result.error.message}`, /[Dd]eterminism|[Nn]ondeterminism/);
   });
+
+  // issue 9 item 10: histories of the paths a completed run never takes, replayed in CI like the others.
+  it('fixtures cover a step timeout, a cancellation, an operator update and an engine backoff timer', () => {
+    const types = (f: Fixture): string[] => f.doc.eventTypes;
+    const has = (file: string, ...want: string[]): void => {
+      const f = all.find((x) => x.file === file);
+      assert.ok(f, `${file} is recorded`);
+      for (const w of want) assert.ok(types(f).includes(w), `${file} has ${w}`);
+    };
+    // The step deadline is a timer that fires, then the activity is cancelled and the saga compensates.
+    has('order-step-timeout.json', 'EVENT_TYPE_TIMER_FIRED', 'EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED');
+    has('order-cancelled.json', 'EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED');
+    has('order-operator-skip.json', 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED');
+    has('order-forward-backoff.json', 'EVENT_TYPE_TIMER_FIRED');
+  });
+
+  it('patched(): orders recorded before notify moved after the pivot notify first; new ones confirm first', () => {
+    const before = all.find((f) => f.file === 'order-completed.json');
+    const after = all.find((f) => f.file === 'order-forward-backoff.json');
+    assert.ok(before && after);
+    const order = (h: History): string[] =>
+      activityTypes(h).filter((a) => a === 'sendNotification' || a === 'confirmOrder');
+    assert.deepEqual(order(before.history), ['sendNotification', 'confirmOrder']);
+    assert.deepEqual([...new Set(order(after.history))], ['confirmOrder', 'sendNotification']);
+  });
 });

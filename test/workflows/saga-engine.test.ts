@@ -3,7 +3,11 @@
 // parallel compensation, cancellation at every step, compensations that fail and recover, needs-operator with
 // each operator action, and the ledger query.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowUpdateFailedError,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   bundleWorkflowCode,
@@ -38,6 +42,7 @@ import {
 describe('saga definitions are checked when they are built', () => {
   const noop = (): Promise<void> => Promise.resolve();
   const step = { run: noop, compensate: noop };
+  const pivot = { run: noop, compensate: noop };
 
   const cases: [string, () => unknown, RegExp][] = [
     [
@@ -88,7 +93,7 @@ describe('saga definitions are checked when they are built', () => {
     ],
     [
       'a compensatable step after the pivot',
-      () => defineSaga('s').pivot('p', { run: noop }).step('a', step),
+      () => defineSaga('s').pivot('p', pivot).step('a', step),
       /comes after the pivot/,
     ],
     [
@@ -96,14 +101,10 @@ describe('saga definitions are checked when they are built', () => {
       () => defineSaga('s').step('a', step).forward('f', { run: noop }),
       /needs a pivot before it/,
     ],
-    [
-      'a second pivot',
-      () => defineSaga('s').pivot('p', { run: noop }).pivot('q', { run: noop }),
-      /at most one pivot/,
-    ],
+    ['a second pivot', () => defineSaga('s').pivot('p', pivot).pivot('q', pivot), /at most one pivot/],
     [
       'a forward-only step with a compensation',
-      () => defineSaga('s').pivot('p', { run: noop }).forward('f', step),
+      () => defineSaga('s').pivot('p', pivot).forward('f', step),
       /cannot have a compensation/,
     ],
     [
@@ -115,7 +116,7 @@ describe('saga definitions are checked when they are built', () => {
       'a compensatable step in a group after the pivot',
       () =>
         defineSaga('s')
-          .pivot('p', { run: noop })
+          .pivot('p', pivot)
           .parallel('g', (g) => g.step('a', step)),
       /after the pivot/,
     ],
@@ -138,18 +139,43 @@ describe('saga definitions are checked when they are built', () => {
       'a bad retry budget',
       () =>
         defineSaga('s')
-          .pivot('p', { run: noop })
+          .pivot('p', pivot)
           .forward('f', { run: noop, retry: { maximumAttempts: 0 } }),
       /maximumAttempts/,
     ],
     ['an invalid step name', () => defineSaga('s').step('two words', step), /invalid step name 'two words'/],
     ['an empty saga', () => defineSaga('s').build(), /no steps/],
+    // issue 9 item 1: a pivot attempt that commits late must meet a barrier marker written by the compensation path.
+    [
+      'a pivot without a (barrier) compensation',
+      () => defineSaga('s').pivot('p', { run: noop } as unknown as typeof pivot),
+      /pivot 'p' has no compensation/,
+    ],
+    // issue 9 item 5: a skipped pivot would let the saga go forward as if the point of no return had been passed.
+    [
+      'a conditional pivot',
+      () => defineSaga('s').pivot('p', { ...pivot, when: (() => false) as never }),
+      /pivot 'p' cannot be conditional/,
+    ],
   ];
   for (const [what, build, message] of cases) {
     it(`rejects ${what}`, () => {
       assert.throws(build, (err: unknown) => err instanceof SagaDefinitionError && message.test(err.message));
     });
   }
+
+  it("types a skippable step's result as possibly undefined (issue 9 item 5)", () => {
+    const _skippable = defineSaga('s')
+      .step('x', { when: () => false, run: () => Promise.resolve(1), compensate: noop })
+      .step('y', { run: () => Promise.resolve(2), compensate: noop })
+      .pivot('p', pivot)
+      .build();
+    type Results = NonNullable<typeof _skippable._results>;
+    // Compile-time checks (npm run typecheck): `x` may be skipped, `y` always runs.
+    const xMayBeUndefined: undefined extends Results['x'] ? true : false = true;
+    const yIsDefined: undefined extends Results['y'] ? true : false = false;
+    assert.deepEqual([xMayBeUndefined, yIsDefined], [true, false]);
+  });
 
   it('keeps stages, groups and kinds as declared', () => {
     assert.deepEqual(
@@ -683,5 +709,116 @@ describe('saga engine (time-skipping, stub activities)', () => {
     assert.equal(result.status, 'completed');
     assert.equal(entry(result, 'f').attempts, 2);
     assert.equal(s.calls.filter((c) => c.name === 'f').length, 4, 'two invocations of two activity attempts');
+  });
+
+  // ---------------------------------------------------------------------------------------- issue 9 regressions
+  it('resolve after cancel: the decision is applied and reported as applied (issue 9 item 3)', async () => {
+    const { result } = await parking({ a: 'block', 'undo-a': 'broken' }, {}, async (h, st) => {
+      await st.started('a');
+      await waitForProgress(h, (p) => entry(p, 'a').status === 'running', 'a running');
+      await h.cancel();
+      await parked(h, 'undo-a');
+      const after = await resolve(h, { action: 'skip', reason: 'released by hand', operator: 'olga' });
+      assert.equal(entry(after, 'undo-a').status, 'skipped', 'the answer shows the decision took effect');
+    });
+    assert.equal(result.status, 'compensated');
+    assert.equal(result.cancelled, true);
+    assert.equal(entry(result, 'undo-a').resolution?.operator, 'olga');
+  });
+
+  it('two concurrent resolves of one parked entry: never both applied, each answer true (issue 9 item 3)', async () => {
+    const { result, h } = await parking({ a: 'reject', 'undo-a': 'broken' }, {}, async (h) => {
+      await parked(h, 'undo-a');
+      const outcomes = await Promise.allSettled([
+        resolve(h, { action: 'skip', reason: 'one', operator: 'first' }),
+        resolve(h, { action: 'skip', reason: 'two', operator: 'second' }),
+      ]);
+      const applied = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [i] : []));
+      assert.ok(applied.length <= 1, 'at most one decision is applied');
+      for (const o of outcomes)
+        if (o.status === 'rejected')
+          assert.ok(
+            rejectedWith(/already pending|nothing to resolve|not waiting/)(o.reason),
+            String(o.reason),
+          );
+      const now = await h.query(sagaProgressQuery);
+      if (applied.length === 1) {
+        // The applied one is the one recorded; the refused one changed nothing.
+        assert.equal(entry(now, 'undo-a').resolution?.operator, applied[0] === 0 ? 'first' : 'second');
+      } else {
+        // Both refused (each told "nothing changed"): and indeed the entry still waits.
+        assert.equal(entry(now, 'undo-a').status, 'needs-operator');
+        await resolve(h, { action: 'skip', reason: 'three', operator: 'third' });
+      }
+    });
+    assert.equal(result.status, 'compensated');
+    assert.equal(result.ledger.filter((e) => e.resolution).length, 1, 'one decision recorded');
+    // Resolve after completion: refused, nothing changed.
+    await assert.rejects(resolve(h, { action: 'retry' }));
+  });
+
+  it('a forward step that keeps failing has a finite default budget, then parks (issue 9 item 4)', async () => {
+    const { result, s } = await parking({ f: 'fail' }, {}, async (h) => {
+      // Days of (time-skipped) retries: an unbounded default would still be retrying, growing its history.
+      await harness.env.sleep('3d');
+      await parked(h, 'f');
+      await resolve(h, { action: 'skip', reason: 'sent by hand' });
+    });
+    assert.equal(result.status, 'completed');
+    assert.ok(entry(result, 'f').attempts >= 2, 'retried by the engine before parking');
+    assert.ok(s.calls.filter((c) => c.name === 'f').length < 100);
+  });
+
+  it('a forward step failing for long continues-as-new, carrying the ledger and results (issue 9 item 4)', async () => {
+    const fails: Behaviour[] = Array.from({ length: 8 }, () => 'fail');
+    const { result, s, h } = await run(
+      { f: [...fails, 'ok'] },
+      {
+        options: {
+          forwardRetry: { initialInterval: '1m', maximumAttempts: 10 },
+          continueAsNewAfterEvents: 60,
+        },
+      },
+    );
+    assert.equal(result.status, 'completed');
+    const latest = await h.describe();
+    const first = (h as WorkflowHandleWithFirstExecutionRunId).firstExecutionRunId;
+    assert.notEqual(latest.runId, first, 'the saga continued as new');
+    assert.equal(entry(result, 'f').attempts, 4, 'the failures before and after continue-as-new are counted');
+    assert.deepEqual(
+      s.calls.filter((c) => c.name === 'f').map((c) => c.attempt),
+      [1, 1, 2, 2, 3, 3, 4, 4, 5],
+      'engine invocation numbers carry on across runs',
+    );
+    assert.deepEqual(
+      result.result?.p,
+      { step: 'p', token: 'p-token' },
+      'results from before the pivot carried',
+    );
+    assert.ok(['a', 'p', 'f', 'g', 'h'].every((n) => result.steps.includes(n)));
+    assert.equal(s.names('act').filter((n) => n === 'p').length, 1, 'the pivot ran once');
+  });
+
+  it('an abort racing a retry leaves no entry parked in the finished saga (issue 9 item 9)', async () => {
+    const { result } = await parking(
+      { b: 'reject', 'undo-b': 'broken', 'undo-c': 'broken' },
+      {},
+      async (h) => {
+        await parked(h, 'undo-b');
+        await parked(h, 'undo-c');
+        // Both decisions reach the workflow in one activation.
+        await Promise.allSettled([
+          resolve(h, { action: 'abort', step: 'b', reason: 'finance reconciles' }),
+          resolve(h, { action: 'retry', step: 'c' }),
+        ]);
+      },
+    );
+    assert.equal(result.status, 'aborted');
+    assert.deepEqual(
+      result.ledger
+        .filter((e) => e.status === 'needs-operator' || e.status === 'compensating')
+        .map((e) => e.name),
+      [],
+    );
   });
 });

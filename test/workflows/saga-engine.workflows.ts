@@ -2,9 +2,9 @@
 // (sequential steps, a parallel group, a step with a saga-level deadline, a pivot with its own compensation,
 // forward-only steps and a forward parallel group), on two generic stub activities the test controls.
 // Bundled separately from the production workflows.
-import { proxyActivities, sleep } from '@temporalio/workflow';
+import { continueAsNew, proxyActivities, sleep } from '@temporalio/workflow';
 import type { SagaResult } from '../../shared';
-import { defineSaga, runSaga, type RunSagaOptions } from '../../workflows/saga';
+import { defineSaga, runSaga, type RunSagaOptions, type SagaCheckpoint } from '../../workflows/saga';
 
 export const ENGINE_QUEUE = 'saga-engine-test';
 
@@ -44,7 +44,9 @@ const comp = proxyActivities<EngineActivities>({
 export interface EngineInput {
   /** The `slow` step takes this long (a workflow timer) against its 1h saga-level deadline. */
   slowFor?: '2h';
-  options?: Omit<RunSagaOptions, 'searchAttributes'>;
+  options?: Omit<RunSagaOptions, 'searchAttributes' | 'continueAsNew' | 'resume'>;
+  /** Carried by continue-as-new. */
+  resume?: SagaCheckpoint;
 }
 
 const undo = (compensation: string) => (ctx: { step: string; attempt: number }, result: Token | undefined) =>
@@ -101,5 +103,10 @@ export const engineDefinition = defineSaga<EngineInput>('engine')
 export type EngineResults = NonNullable<typeof engineDefinition._results>;
 
 export async function engineSaga(input: EngineInput): Promise<SagaResult<EngineResults>> {
-  return runSaga(engineDefinition, input, { ...input.options, searchAttributes: false });
+  return runSaga(engineDefinition, input, {
+    ...input.options,
+    searchAttributes: false,
+    resume: input.resume,
+    continueAsNew: (resume) => continueAsNew<typeof engineSaga>({ ...input, resume }),
+  });
 }

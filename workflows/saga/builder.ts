@@ -105,6 +105,12 @@ export class ParallelGroup<I, R, G> {
     private readonly afterPivot: boolean,
   ) {}
 
+  /** A step with `when` may be skipped: its result is typed `O | undefined`. */
+  step<N extends string, O>(
+    name: N,
+    spec: StepSpec<I, R, O> & Required<Pick<StepSpec<I, R, O>, 'when'>>,
+  ): ParallelGroup<I, R, G & Record<N, O | undefined>>;
+  step<N extends string, O>(name: N, spec: StepSpec<I, R, O>): ParallelGroup<I, R, G & Record<N, O>>;
   step<N extends string, O>(name: N, spec: StepSpec<I, R, O>): ParallelGroup<I, R, G & Record<N, O>> {
     if (this.afterPivot)
       throw new SagaDefinitionError(
@@ -153,7 +159,15 @@ export class SagaBuilder<I, R> {
     this.names = new Names(name);
   }
 
-  /** A compensatable step: its compensation is required and registered before it runs. */
+  /**
+   * A compensatable step: its compensation is required and registered before it runs. A step with `when` may be
+   * skipped: its result is typed `O | undefined`.
+   */
+  step<N extends string, O>(
+    name: N,
+    spec: StepSpec<I, R, O> & Required<Pick<StepSpec<I, R, O>, 'when'>>,
+  ): SagaBuilder<I, R & Record<N, O | undefined>>;
+  step<N extends string, O>(name: N, spec: StepSpec<I, R, O>): SagaBuilder<I, R & Record<N, O>>;
   step<N extends string, O>(name: N, spec: StepSpec<I, R, O>): SagaBuilder<I, R & Record<N, O>> {
     if (this.pivoted)
       throw new SagaDefinitionError(
@@ -191,11 +205,19 @@ export class SagaBuilder<I, R> {
     if (this.pivoted)
       throw new SagaDefinitionError(`saga ${this.name}: a saga has at most one pivot ('${name}')`);
     this.names.claim(name, 'step');
-    let compensationName: string | undefined;
-    if (spec.compensate) {
-      compensationName = spec.compensationName ?? `undo-${name}`;
-      this.names.claim(compensationName, 'compensation');
-    }
+    if ((spec as { when?: unknown }).when !== undefined)
+      throw new SagaDefinitionError(
+        `saga ${this.name}: the pivot '${name}' cannot be conditional (a skipped point of no return would ` +
+          `let the saga go forward as if it had been passed)`,
+      );
+    if (typeof (spec as Partial<typeof spec>).compensate !== 'function')
+      throw new SagaDefinitionError(
+        `saga ${this.name}: the pivot '${name}' has no compensation: give it one through the participant's ` +
+          `barrier (a no-op when nothing committed), so that a pivot attempt committing after the saga gave ` +
+          `up on it is refused or undone instead of undoing the compensation`,
+      );
+    const compensationName = spec.compensationName ?? `undo-${name}`;
+    this.names.claim(compensationName, 'compensation');
     this.stages.push({
       kind: 'pivot',
       steps: [
@@ -205,7 +227,7 @@ export class SagaBuilder<I, R> {
           run: spec.run as StepDef['run'],
           compensate: spec.compensate as StepDef['compensate'],
           compensationName,
-          ...common(this.name, name, spec as CommonSpec<unknown, unknown>),
+          ...common(this.name, name, spec),
         },
       ],
     });

@@ -37,6 +37,7 @@
 export { defineSaga, ParallelGroup, SagaBuilder } from './builder';
 export { runSaga } from './runner';
 export {
+  DEFAULT_FORWARD_ATTEMPTS,
   intervalMs,
   SagaDefinitionError,
   STEP_TIMEOUT,
@@ -46,6 +47,7 @@ export {
   type Interval,
   type PivotSpec,
   type RunSagaOptions,
+  type SagaCheckpoint,
   type SagaDefinition,
   type SagaStage,
   type StepContext,

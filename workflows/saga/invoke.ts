@@ -7,7 +7,11 @@ import { now, type SagaLedger } from './ledger';
 import type { OperatorDesk } from './operator';
 import type { BackoffPolicy } from './types';
 
-export type InvokeOutcome = { outcome: 'done'; value: unknown } | { outcome: 'skipped' | 'aborted' };
+export type InvokeOutcome =
+  | { outcome: 'done'; value: unknown }
+  | { outcome: 'skipped' | 'aborted' }
+  /** Stopped at a retry point because the saga continues as new; the entry resumes in the next run. */
+  | { outcome: 'paused' };
 
 /**
  * Invoke `fn` until it succeeds, with engine-level backoff between invocations; when the budget is spent, or the
@@ -20,9 +24,22 @@ export async function untilDone(
   policy: BackoffPolicy,
   fn: (attempt: number) => Promise<unknown>,
   running: LedgerEntry['status'],
+  /** Asked before each engine-level backoff: true stops here (continue-as-new). */
+  pause: () => boolean = () => false,
 ): Promise<InvokeOutcome> {
-  for (let attempt = 1; ; attempt++) {
-    if (desk.aborted) return { outcome: 'aborted' };
+  // Counting on from the entry's failures: an entry resumed after continue-as-new keeps its invocation number.
+  for (let attempt = entry.attempts + 1; ; attempt++) {
+    if (desk.aborted) {
+      // An abort (of another entry) that raced this entry's retry: the entry must not stay parked or running in
+      // a finished saga's ledger.
+      if (attempt > 1) {
+        entry.status = 'failed';
+        entry.endedAt = now();
+        entry.lastError = 'not retried: the saga was aborted';
+        desk.refreshStatus();
+      }
+      return { outcome: 'aborted' };
+    }
     entry.status = running;
     ledger.publish();
     try {
@@ -33,6 +50,7 @@ export async function untilDone(
       const budget = policy.maximumAttempts ?? Infinity;
       if (!isNonRetryable(err) && entry.attempts < budget) {
         ledger.publish();
+        if (pause()) return { outcome: 'paused' };
         await sleep(backoffMs(policy, entry.attempts));
         continue;
       }

@@ -1,6 +1,6 @@
 // Operator handling: entries parked in needs-operator, the `resolveCompensation` update that hands them a
 // decision (retry / skip with a reason / abort), and the abort flag the rest of the saga honours.
-import { condition, setHandler } from '@temporalio/workflow';
+import { CancellationScope, condition, setHandler } from '@temporalio/workflow';
 import {
   resolveCompensationUpdate,
   sagaProgressQuery,
@@ -19,6 +19,11 @@ export class OperatorDesk {
   aborted = false;
 
   constructor(private readonly ledger: SagaLedger) {}
+
+  /** Nothing waits for an operator and no decision is in flight (a quiet point, e.g. for continue-as-new). */
+  get idle(): boolean {
+    return this.parked.length === 0 && this.decisions.size === 0;
+  }
 
   /** needs-operator while anything is parked, else the saga's phase. */
   refreshStatus(): void {
@@ -39,8 +44,10 @@ export class OperatorDesk {
       async (decision): Promise<SagaProgress> => {
         const target = this.findParked(decision)!;
         this.decisions.set(target, decision);
-        // Answer once the engine has acted on the decision, so the caller sees its effect.
-        await condition(() => !this.decisions.has(target));
+        // Answer once the engine has acted on the decision, so the caller sees its effect. Non-cancellable: on a
+        // cancelled saga the wait would otherwise reject with CancelledFailure after the decision was stored, and
+        // the operator would be told nothing changed while it was applied.
+        await CancellationScope.nonCancellable(() => condition(() => !this.decisions.has(target)));
         return this.ledger.progress();
       },
       { validator: (d: OperatorDecision) => this.validate(d) },

@@ -7,6 +7,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { LedgerEntry, SagaResult } from '../../shared';
@@ -17,6 +18,7 @@ import { now, SagaLedger } from './ledger';
 import { OperatorDesk } from './operator';
 import { SagaSearchAttributes } from './search-attributes';
 import {
+  DEFAULT_FORWARD_ATTEMPTS,
   intervalMs,
   type AnyCtx,
   type BackoffPolicy,
@@ -25,6 +27,9 @@ import {
   type SagaStage,
   type StepDef,
 } from './types';
+
+/** Barrier keys bound to the run: executions started before this change keep their (workflow id, step) keys. */
+const RUN_BOUND_BARRIER_KEYS = 'saga-barrier-key-per-run';
 
 /** Let an operator update that is still answering finish first (non-cancellable: a cancelled saga still returns). */
 async function handlersDone(): Promise<void> {
@@ -41,12 +46,27 @@ export async function runSaga<I, R>(
   const desk = new OperatorDesk(ledger);
   const workflowId = workflowInfo().workflowId;
 
+  const resume = opts.resume;
+  const run =
+    resume?.run ?? (patched(RUN_BOUND_BARRIER_KEYS) ? workflowInfo().firstExecutionRunId : undefined);
+
   desk.install();
   searchAttributes.identify(opts.pattern ?? 'saga', opts.businessKey);
+  if (resume) {
+    ledger.entries.push(...resume.ledger);
+    ledger.failure = resume.failure;
+  }
   ledger.setStatus('running');
 
-  const results: Record<string, unknown> = {};
-  const ctxFor = (step: string, attempt = 1): AnyCtx => ({ input, results, workflowId, step, attempt });
+  const results: Record<string, unknown> = { ...resume?.results };
+  const ctxFor = (step: string, attempt = 1): AnyCtx => ({
+    input,
+    results,
+    workflowId,
+    run,
+    step,
+    attempt,
+  });
   const timeoutOf = (s: StepDef): number | undefined => {
     const t = opts.timeouts?.[s.name];
     return t === undefined ? s.timeoutMs : intervalMs(t);
@@ -54,16 +74,45 @@ export async function runSaga<I, R>(
 
   // Compensations registered so far, one array per stage (a group's compensations run together).
   const registered: Registered[][] = [];
-  const completed: string[] = [];
+  const completed: string[] = [...(resume?.completed ?? [])];
   let cancelled = false;
 
-  const forwardStage = async (stage: SagaStage): Promise<void> => {
+  // Continue-as-new happens only after the pivot, at a retry point of a forward step, when nothing waits for an
+  // operator: the history stays far below the server's limit however long a forward step keeps failing.
+  const mayContinueAsNew = opts.continueAsNew !== undefined;
+  const shouldPause = (): boolean => {
+    if (!mayContinueAsNew || !desk.idle) return false;
+    const info = workflowInfo();
+    const limit = opts.continueAsNewAfterEvents;
+    return info.continueAsNewSuggested || (limit !== undefined && info.historyLength >= limit);
+  };
+  /** A forward step's entry: the one carried over from the previous run, or a new one. */
+  const forwardEntry = (s: StepDef): LedgerEntry | 'finished' | undefined => {
+    const carried = resume?.ledger.length
+      ? ledger.entries.find((e) => e.kind === 'step' && e.name === s.name)
+      : undefined;
+    if (!carried) return undefined;
+    return carried.status === 'completed' || carried.status === 'skipped' || carried.status === 'failed'
+      ? 'finished'
+      : carried;
+  };
+
+  /** Run a forward stage; false when a step paused for continue-as-new. */
+  const forwardStage = async (stage: SagaStage, resumed: boolean): Promise<boolean> => {
+    let paused = false;
     await CancellationScope.nonCancellable(() =>
       Promise.all(
         stage.steps.map(async (s) => {
-          if (s.when && !s.when(ctxFor(s.name))) return;
-          const entry = ledger.startStep(s);
-          const policy = s.retry ?? opts.forwardRetry ?? {};
+          const found = resumed ? forwardEntry(s) : undefined;
+          if (found === 'finished') return;
+          if (!found && s.when && !s.when(ctxFor(s.name))) return;
+          const entry = found ?? ledger.startStep(s);
+          const policy: BackoffPolicy = {
+            ...opts.forwardRetry,
+            ...s.retry,
+            maximumAttempts:
+              s.retry?.maximumAttempts ?? opts.forwardRetry?.maximumAttempts ?? DEFAULT_FORWARD_ATTEMPTS,
+          };
           const r = await untilDone(
             ledger,
             desk,
@@ -71,8 +120,11 @@ export async function runSaga<I, R>(
             policy,
             (attempt) => withDeadline(timeoutOf(s), s.name, () => s.run(ctxFor(s.name, attempt))),
             'running',
+            shouldPause,
           );
-          if (r.outcome === 'done') {
+          if (r.outcome === 'paused') {
+            paused = true;
+          } else if (r.outcome === 'done') {
             results[s.name] = r.value;
             entry.status = 'completed';
             entry.endedAt = now();
@@ -88,6 +140,7 @@ export async function runSaga<I, R>(
         }),
       ),
     );
+    return !paused;
   };
 
   /** Run a stage before/at the pivot. Returns false when a step failed (the saga must compensate). */
@@ -130,9 +183,21 @@ export async function runSaga<I, R>(
   };
 
   let ok = true;
-  for (const stage of def.stages) {
+  const first = resume?.stage ?? 0;
+  for (let index = first; index < def.stages.length; index++) {
+    const stage = def.stages[index]!;
     if (stage.kind === 'forward') {
-      await forwardStage(stage);
+      if (!(await forwardStage(stage, resume !== undefined && index === first))) {
+        await handlersDone();
+        return opts.continueAsNew!({
+          stage: index,
+          run,
+          ledger: ledger.entries,
+          results,
+          completed,
+          failure: ledger.failure,
+        });
+      }
       if (desk.aborted) break;
       continue;
     }

@@ -1,6 +1,6 @@
 // The saga library's public vocabulary: step specs, the built definition, run options, and the duration type.
 // Workflow-side only (deterministic): imported by the builder, the runner and every saga definition.
-import type { Pattern } from '../../shared';
+import type { LedgerEntry, Pattern, SagaFailureInfo } from '../../shared';
 
 /** A duration the engine computes with: milliseconds, or a number with a unit ('500ms', '30s', '5m', '2h', '1d'). */
 export type Interval = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`;
@@ -13,6 +13,12 @@ export interface StepContext<I, R> {
   /** Results of the steps before this one, by step name (all of them completed: a saga is sequential between stages). */
   results: Readonly<R>;
   workflowId: string;
+  /**
+   * The saga run the step belongs to (the first run id of the execution chain, so it survives continue-as-new);
+   * with the workflow id and the step it is the barrier key, so a new run reusing a business id never meets the
+   * barrier rows of an earlier, finished run. Undefined for executions started before this key existed.
+   */
+  run?: string;
   /** The step's name, also in its compensation (with the workflow id it is the step's idempotency key). */
   step: string;
   /** 1 on the first invocation; higher when the engine or an operator runs the step (or compensation) again. */
@@ -30,7 +36,11 @@ export interface BackoffPolicy {
   backoffCoefficient?: number;
   /** Default 5m. */
   maximumInterval?: Interval;
-  /** Invocations before an operator is asked (a non-retryable failure asks at once). Default: unlimited. */
+  /**
+   * Invocations before an operator is asked (a non-retryable failure asks at once). Default: 10 for forward
+   * steps (about 15 minutes of backoff), 1 for compensations: a step that keeps failing parks in needs-operator
+   * instead of growing its history towards the server's limit.
+   */
   maximumAttempts?: number;
 }
 
@@ -53,15 +63,19 @@ export interface StepSpec<I, R, O> extends CommonSpec<I, R> {
   compensationName?: string;
 }
 
-export interface PivotSpec<I, R, O> extends CommonSpec<I, R> {
+export interface PivotSpec<I, R, O> extends Omit<CommonSpec<I, R>, 'when'> {
   run: (ctx: StepContext<I, R>) => Promise<O>;
   /**
-   * Optional. Runs only when the pivot itself *fails* with an outcome that may still have committed (a timed-out
-   * charge): it undoes that through the barrier (a no-op when nothing committed). Never runs once the pivot
-   * succeeded. Without it, a pivot failure must be definite (nothing committed).
+   * Required: the pivot's barrier compensation. Runs only when the pivot itself *fails* (a timeout, retries
+   * spent), before every other compensation: through the participant's barrier it writes the marker that refuses
+   * a pivot attempt still in flight, or undoes one that committed (a no-op when nothing committed). Without it a
+   * late-committing pivot attempt would undo the saga's compensation (a confirmed, unpaid order). Never runs once
+   * the pivot succeeded.
    */
-  compensate?: (ctx: StepContext<I, R>, result: O | undefined) => Promise<CompensationReturn>;
+  compensate: (ctx: StepContext<I, R>, result: O | undefined) => Promise<CompensationReturn>;
   compensationName?: string;
+  /** Not allowed: skipping the point of no return would let the saga go forward as if it had been passed. */
+  when?: never;
 }
 
 export interface ForwardSpec<I, R, O> extends CommonSpec<I, R> {
@@ -123,7 +137,31 @@ export interface RunSagaOptions {
   compensationRetry?: BackoffPolicy;
   /** Default engine-level retry for forward steps after the pivot (a step's own `retry` wins). */
   forwardRetry?: BackoffPolicy;
+  /**
+   * Continue-as-new: called with a checkpoint when the server suggests it (or `continueAsNewAfterEvents` is
+   * reached) at a quiet point after the pivot; it must continue-as-new with the checkpoint in `resume`. Without
+   * it the saga never continues-as-new.
+   */
+  continueAsNew?: (checkpoint: SagaCheckpoint) => Promise<never>;
+  /** Continue-as-new once history has this many events, even before the server suggests it (tests, tuning). */
+  continueAsNewAfterEvents?: number;
+  /** The checkpoint handed over by the previous run of this execution chain. */
+  resume?: SagaCheckpoint;
 }
+
+/** What a saga carries across continue-as-new: it only ever happens after the pivot, at a forward stage. */
+export interface SagaCheckpoint {
+  /** Index of the forward stage to resume at. */
+  stage: number;
+  run?: string;
+  ledger: LedgerEntry[];
+  results: Record<string, unknown>;
+  completed: string[];
+  failure?: SagaFailureInfo;
+}
+
+/** Forward steps: invocations before an operator is asked, unless a policy says otherwise. */
+export const DEFAULT_FORWARD_ATTEMPTS = 10;
 
 export function intervalMs(d: Interval): number {
   if (typeof d === 'number') {
