@@ -45,6 +45,17 @@ const SA_TYPE_NAMES: Record<string, string> = {
   KEYWORD_LIST: 'KeywordList',
 };
 
+let ownProcessGroup = false;
+
+/**
+ * The host (`npm start`) stops the servers itself, after draining its workers: it takes the dev servers it starts
+ * out of the terminal's process group, so a Ctrl-C reaches only the host. Everyone else (tests, scripts) leaves
+ * them in the group, so a Ctrl-C or a killed test run still takes its servers down with it.
+ */
+export function devServersInOwnProcessGroup(on: boolean): void {
+  ownProcessGroup = on;
+}
+
 export async function startDevServer(opts: DevServerOptions): Promise<DevServerHandle> {
   mkdirSync(opts.dataDir, { recursive: true });
   const pidFile = join(opts.dataDir, 'temporal.pid');
@@ -75,13 +86,13 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
   const log = openSync(join(opts.dataDir, 'temporal.log'), 'a');
   const child = spawn(temporalBinaries().temporal, args, {
     stdio: ['ignore', log, log],
-    detached: true,
+    detached: ownProcessGroup,
     env: childEnv(), // no secrets of the host in the server's environment
   });
   if (child.pid === undefined) throw new Error('could not start the Temporal dev server');
   writePidFile(pidFile, child.pid);
-  // Its own process group (detached): a terminal's Ctrl-C reaches only the host, which stops the workers first
-  // and this server after them. The host still owns it: stop() below, or reapStale on the next start.
+  // In its own process group only for the host (devServersInOwnProcessGroup): it still owns it, through stop()
+  // below, or reapStale on its next start.
   let exited: string | undefined;
   const exitedPromise = new Promise<string>((resolve) =>
     child.once('exit', (code, signal) => {

@@ -8,17 +8,20 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { DATA_DIR, localPorts, STACK_FILE, temporalConfig, type StackInfo } from '../client/config';
 import {
   AesGcmCodec,
+  codecAccessFromEnv,
   EncryptionConfigError,
   encryptionDataConverter,
   startCodecServer,
 } from '../services/codec';
 import { maskUrl } from '../services/secrets';
 import { startStack, type Stack } from '../services/stack';
+import { devServersInOwnProcessGroup } from '../services/temporal-server';
 import { createWorkers, shutdownWorkers, type WorkerSetOptions } from './index';
 import { ensureRelays } from './relays';
 import { ensureSweeperScheduleAt } from './in-doubt';
 import { startTccServer } from '../services/tcc-server';
 import { installRuntime, startTransactionGauges } from './metrics';
+import { setupTracing } from '../services/tracing';
 import { stackServers, superviseServers, type Supervisor } from './supervisor';
 
 export interface HostedStack {
@@ -75,6 +78,9 @@ export async function hostStack(
   const log = opts.log ?? ((m: string) => process.stderr.write(`[settle] ${m}\n`));
   const ports = localPorts();
   const codec = codecFromEnv();
+  const traced = setupTracing({ serviceName: 'settle-host' }); // on with OTEL_EXPORTER_OTLP_ENDPOINT
+  // Ctrl-C reaches only this process, which drains the workers before it stops the servers.
+  devServersInOwnProcessGroup(true);
   const metricsUrl = quietRuntime(opts.metrics === false ? undefined : ports.metrics, log);
   const external = process.env.TEMPORAL_ADDRESS ? temporalConfig() : undefined;
   const stack = await startStack({
@@ -106,6 +112,8 @@ export async function hostStack(
           namespace,
           pools: stack.pools,
           ...(dataConverter ? { dataConverter } : {}),
+          // Every service runs in this process: the order saga's steps are local activities (SETTLE_LOCAL_STEPS=0: activities).
+          localSteps: process.env.SETTLE_LOCAL_STEPS !== '0',
           ...opts.workerOptions,
         });
   let giveUp: (err: Error) => void = () => undefined;
@@ -173,6 +181,7 @@ export async function hostStack(
       log('stopping the servers');
       await supervisor?.stopAll();
       await stack.stop();
+      await traced?.shutdown();
     })());
   return { stack, connection, workers, info, running, shutdown, ...(supervisor ? { supervisor } : {}) };
 }
@@ -211,11 +220,10 @@ async function startOperability(o: {
   if (o.codec) {
     const port = Number(process.env.SETTLE_CODEC_PORT || 8234);
     const ui = localPorts().ui;
-    const origins = (process.env.SETTLE_CODEC_ORIGINS || `http://localhost:${ui},http://127.0.0.1:${ui}`)
-      .split(',')
-      .map((x) => x.trim());
     try {
-      const server = await startCodecServer(o.codec, { port, allowedOrigins: origins, log: o.log });
+      // One origin, the token if configured, /encode off unless asked (services/codec.ts codecAccessFromEnv).
+      const access = codecAccessFromEnv(process.env, ui);
+      const server = await startCodecServer(o.codec, { port, ...access, log: o.log });
       o.log(`codec endpoint for the Web UI: ${server.url} (Web UI: Settings > Codec Server)`);
       stops.push(() => server.close());
     } catch (err) {

@@ -20,6 +20,8 @@ import { createTripActivities } from '../activities/trip';
 import { localPorts } from '../client/config';
 import type { Pools } from '../services/db';
 import { WORKFLOW_METRICS_MODULE } from './metrics';
+import { tracing, type Tracing } from '../services/tracing';
+import { OTEL_WORKFLOW_MODULE, traceServicePools, workerTracing } from './tracing';
 import { TASK_QUEUES } from '../shared';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
@@ -57,6 +59,11 @@ export interface WorkerSetOptions {
   >;
   /** Extra options for the orchestration worker (interceptors, sinks). */
   orchestration?: Partial<WorkerOptions>;
+  /**
+   * OpenTelemetry (default: the process's, when services/tracing.ts set it up). With a pre-built workflowBundle,
+   * bundle OTEL_WORKFLOW_MODULE into it (workflowInterceptorModules).
+   */
+  tracing?: Tracing;
   /**
    * Payload codec (+ failure converter) for every worker: set only when encryption is configured
    * (services/codec.ts encryptionDataConverter). With a pre-built workflowBundle, bundle it with the same
@@ -111,6 +118,9 @@ export function activitiesFor(queue: QueueKey, pools: Pools, hooks?: FaultHooks)
 export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
   const queues = opts.queues ?? ALL_QUEUES;
   const workers: Worker[] = [];
+  const traced = opts.tracing ?? tracing();
+  const otel = traced ? workerTracing(traced) : undefined;
+  if (traced) traceServicePools(opts.pools);
   for (const q of queues) {
     const base = {
       connection: opts.connection,
@@ -118,6 +128,7 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
       taskQueue: TASK_QUEUES[q],
       ...opts.tuning,
       ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
+      ...(otel ? { sinks: otel.sinks, interceptors: { activity: otel.activity } } : {}),
     };
     if (q === 'orchestration') {
       workers.push(
@@ -129,7 +140,10 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
               // bundle carries its interceptor modules itself (bundleWorkflowCode workflowInterceptorModules).
               {
                 workflowsPath: WORKFLOWS_PATH,
-                interceptors: { workflowModules: [WORKFLOW_METRICS_MODULE] },
+                interceptors: {
+                  ...(otel ? { activity: otel.activity } : {}),
+                  workflowModules: [WORKFLOW_METRICS_MODULE, ...(otel ? [OTEL_WORKFLOW_MODULE] : [])],
+                },
               }),
           ...opts.orchestration,
         }),

@@ -5,6 +5,7 @@ import { NativeConnection, DefaultLogger } from '@temporalio/worker';
 import { temporalConfig } from '../client/config';
 import { closePools } from '../services/db';
 import { encryptionDataConverter } from '../services/codec';
+import { setupTracing } from '../services/tracing';
 import { TASK_QUEUES } from '../shared';
 import { codecFromEnv } from './host';
 import { createWorkers, shutdownWorkers } from './index';
@@ -25,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (opts.help) return (process.stdout.write(WORKER_USAGE), 0);
   const pools = poolsForQueues(opts.queues);
+  // OTLP tracing when OTEL_EXPORTER_OTLP_ENDPOINT is set (createWorkers adds the interceptors and the sink).
+  const traced = setupTracing({ serviceName: `settle-worker-${opts.queues.join('-')}` });
   const codec = codecFromEnv();
   const metrics = installRuntime({
     metricsPort: opts.metricsPort,
@@ -76,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
   for (const f of failed) say(`a worker failed: ${(f.reason as Error).message}`);
   await connection.close().catch(() => undefined);
   await closePools(pools);
+  await traced?.shutdown();
   say(failed.length ? 'stopped after a worker failure' : 'stopped cleanly');
   return failed.length || !why ? 1 : 0;
 }

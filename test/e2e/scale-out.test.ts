@@ -107,7 +107,7 @@ describe('servers in one process, each service a worker process of its own', () 
   });
 
   it('a payments replica SIGKILLed mid-load: every order and transfer ends as it must, invariants intact', async () => {
-    const load = await startLoad(client, 16);
+    const load = await startLoad(client, 10);
     // Mid-load: the first order has been charged (so payments are flowing) while the others are still in flight.
     const firstOrder = load.find((s) => s.kind === 'order' && s.expected === 'completed')!;
     await firstOrder.handle.result();
@@ -116,7 +116,7 @@ describe('servers in one process, each service a worker process of its own', () 
     // The bin forwards signals to the worker process; SIGKILL must hit the worker itself.
     for (const pid of [...descendants(victim.child.pid!), victim.child.pid!]) process.kill(pid, 'SIGKILL');
     assert.equal(await killed, 'SIGKILL');
-    const more = await startLoad(client, 8);
+    const more = await startLoad(client, 4);
     const all = [...load, ...more];
     const statuses = await finalStatuses(all, 300_000);
     for (const s of all) {
