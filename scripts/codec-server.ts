@@ -4,7 +4,7 @@
 //   npm run codec-server -- [--port 8234] [--host 127.0.0.1] [--origin http://localhost:8233 ...]
 import { parseArgs } from 'node:util';
 import { localPorts } from '../client/config';
-import { AesGcmCodec, EncryptionConfigError, startCodecServer } from '../services/codec';
+import { AesGcmCodec, codecAccessFromEnv, EncryptionConfigError, startCodecServer } from '../services/codec';
 
 function fail(msg: string, code = 2): never {
   process.stderr.write(`codec-server: ${msg}\n`);
@@ -19,6 +19,7 @@ async function main(): Promise<void> {
         port: { type: 'string' },
         host: { type: 'string' },
         origin: { type: 'string', multiple: true },
+        encode: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -28,8 +29,11 @@ async function main(): Promise<void> {
   }
   if (args.help) {
     process.stdout.write(
-      'Usage: npm run codec-server -- [--port 8234] [--host 127.0.0.1] [--origin URL ...]\n' +
-        'Serves POST /encode and /decode (Temporal codec server protocol) with the SETTLE_ENCRYPTION_* keys.\n' +
+      'Usage: npm run codec-server -- [--port 8234] [--host 127.0.0.1] [--origin URL] [--encode]\n' +
+        'Serves POST /decode (and /encode with --encode or SETTLE_CODEC_ENCODE=1) of the Temporal codec server\n' +
+        'protocol with the SETTLE_ENCRYPTION_* keys, to one browser origin (--origin or SETTLE_CODEC_ORIGIN,\n' +
+        'default http://localhost:8233). With SETTLE_CODEC_TOKEN set, every request needs Authorization: Bearer <token>\n' +
+        '(temporal --codec-auth "Bearer <token>"); without it, requests without the allowed Origin are refused.\n' +
         'Then in the Web UI: Settings (gear) > Codec Server > http://127.0.0.1:8234, or start the dev server with\n' +
         '  temporal server start-dev --ui-codec-endpoint http://127.0.0.1:8234\n' +
         'and the CLI: temporal workflow show -w <id> --codec-endpoint http://127.0.0.1:8234\n',
@@ -52,20 +56,24 @@ async function main(): Promise<void> {
       'no key configured: set SETTLE_ENCRYPTION_KEY (base64 of 32 bytes; openssl rand -base64 32) and SETTLE_ENCRYPTION_KEY_ID',
     );
   const ui = localPorts().ui;
-  const origins =
-    args.origin ??
-    (process.env.SETTLE_CODEC_ORIGINS || `http://localhost:${ui},http://127.0.0.1:${ui}`)
-      .split(',')
-      .map((o) => o.trim());
-  const server = await startCodecServer(codec, {
-    port,
-    host: args.host ?? '127.0.0.1',
-    allowedOrigins: origins,
-    log: (m) => process.stderr.write(`codec-server: ${m}\n`),
-  });
+  const access = codecAccessFromEnv(process.env, ui);
+  if (args.origin) access.allowedOrigins = args.origin;
+  if (args.encode) access.allowEncode = true;
+  const origins = access.allowedOrigins;
+  let server: Awaited<ReturnType<typeof startCodecServer>>;
+  try {
+    server = await startCodecServer(codec, {
+      port,
+      host: args.host ?? '127.0.0.1',
+      ...access,
+      log: (m) => process.stderr.write(`codec-server: ${m}\n`),
+    });
+  } catch (err) {
+    fail((err as Error).message);
+  }
   process.stdout.write(
     `codec server on ${server.url} (key ${codec.keyId ?? 'none: decode only'}; ${codec.keys.all.size} key(s) can decode)\n` +
-      `allowed browser origins: ${origins.join(', ')}\n` +
+      `allowed browser origin: ${origins.join(', ')}; bearer token ${access.token ? 'required' : 'not configured'}; /encode ${access.allowEncode ? 'on' : 'off'}\n` +
       `Web UI: Settings > Codec Server > ${server.url}\n`,
   );
   const stop = (): void => {

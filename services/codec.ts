@@ -8,17 +8,23 @@
 //   metadata.encryption-cipher = "AES-256-GCM"
 //   data = version (1 byte) | IV (12 bytes) | GCM tag (16 bytes) | ciphertext of the original payload
 // The original payload (its metadata and data) is framed as: u16 entry count, per entry (u16 key length, key,
-// u32 value length, value), then the data. The key id is authenticated (GCM additional data), so moving a
-// payload's metadata to another key id fails authentication instead of decrypting with the wrong key.
-import type { Payload, PayloadCodec } from '@temporalio/common';
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+// u32 value length, value), then the data. The GCM additional data authenticates the version, the key id and
+// (version 2) metadata.encryption-binding = "<namespace>/<workflow id>" of the workflow owning the payload (from
+// the SDK's serialization context): a payload moved to another key id fails authentication, and one copied into
+// another workflow is refused wherever the decoder knows the workflow (workers, clients). Version 1 payloads
+// (written before the binding) still open.
+import type { Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA = 'encryption-key-id';
 export const CIPHER_METADATA = 'encryption-cipher';
 const CIPHER = 'AES-256-GCM';
-const VERSION = 1;
+/** 1: AAD = version + key id. 2: AAD also binds the owning namespace and workflow id (encryption-binding). */
+const VERSION = 2;
+const VERSIONS = [1, 2];
+export const BINDING_METADATA = 'encryption-binding';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -70,14 +76,16 @@ export function encryptionKeysFromEnv(env: Record<string, string | undefined>): 
     throw new EncryptionConfigError('SETTLE_ENCRYPTION_KEY_ID is set but SETTLE_ENCRYPTION_KEY is not');
   if (!keyText && !oldText) return undefined;
   const all = new Map<string, Buffer>();
-  for (const entry of (oldText ?? '')
+  const entries = (oldText ?? '')
     .split(',')
     .map((s) => s.trim())
-    .filter(Boolean)) {
+    .filter(Boolean);
+  for (const [index, entry] of entries.entries()) {
     const at = entry.indexOf(':');
     if (at <= 0)
       throw new EncryptionConfigError(
-        `SETTLE_ENCRYPTION_OLD_KEYS entries must be id:base64, got '${entry.slice(0, 20)}...'`,
+        // Never any of the entry's characters: without an id, the entry is the key itself.
+        `SETTLE_ENCRYPTION_OLD_KEYS entry ${index + 1} of ${entries.length} must be id:base64 (it has no id)`,
       );
     const id = entry.slice(0, at);
     if (!KEY_ID_RE.test(id))
@@ -155,7 +163,18 @@ export function unframePayload(buf: Buffer): Payload {
   return { metadata, data: new Uint8Array(buf.subarray(at)) };
 }
 
-const aad = (keyId: string): Buffer => Buffer.from(`settle:v${VERSION}:${keyId}`, 'utf8');
+/**
+ * What a payload is bound to: the namespace and workflow id of the workflow (or of the activity's workflow) that
+ * owns it, from the SDK's serialization context (experimental in 1.24). Which field of that workflow the payload
+ * is (input, result, an activity's argument) is not in the context, so it is not bound.
+ */
+export function bindingOf(context: SerializationContext | undefined): string {
+  if (!context?.workflowId) return '';
+  return `${context.namespace}/${context.workflowId}`;
+}
+
+const aad = (version: number, keyId: string, binding: string): Buffer =>
+  Buffer.from(version === 1 ? `settle:v1:${keyId}` : `settle:v${version}:${keyId}:${binding}`, 'utf8');
 
 export function isEncrypted(p: Payload): boolean {
   return text(p.metadata?.encoding) === ENCRYPTED_ENCODING;
@@ -183,32 +202,40 @@ export class AesGcmCodec implements PayloadCodec {
     return this.keys.current?.id;
   }
 
-  encode(payloads: Payload[]): Promise<Payload[]> {
+  encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
     const current = this.keys.current;
     if (!current) return Promise.resolve(payloads);
-    return settle(() => payloads.map((p) => (isEncrypted(p) ? p : this.seal(p, current))));
+    const binding = bindingOf(context);
+    return settle(() => payloads.map((p) => (isEncrypted(p) ? p : this.seal(p, current, binding))));
   }
 
-  decode(payloads: Payload[]): Promise<Payload[]> {
-    return settle(() => payloads.map((p) => (isEncrypted(p) ? this.open(p) : p)));
+  /**
+   * Opens payloads; the binding recorded in each is authenticated, and when the caller knows whose payload it
+   * is decoding (a worker or client passes the serialization context) it must be that workflow's: a payload
+   * copied into another workflow's history is refused. The codec endpoint (no context) opens any bound payload.
+   */
+  decode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
+    const expected = bindingOf(context);
+    return settle(() => payloads.map((p) => (isEncrypted(p) ? this.open(p, expected) : p)));
   }
 
-  private seal(p: Payload, { id, key }: EncryptionKey): Payload {
+  private seal(p: Payload, { id, key }: EncryptionKey, binding: string): Payload {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
-    cipher.setAAD(aad(id));
+    cipher.setAAD(aad(VERSION, id, binding));
     const body = Buffer.concat([cipher.update(framePayload(p)), cipher.final()]);
     return {
       metadata: {
         encoding: utf8(ENCRYPTED_ENCODING),
         [KEY_ID_METADATA]: utf8(id),
         [CIPHER_METADATA]: utf8(CIPHER),
+        ...(binding ? { [BINDING_METADATA]: utf8(binding) } : {}),
       },
       data: Buffer.concat([Buffer.from([VERSION]), iv, cipher.getAuthTag(), body]),
     };
   }
 
-  private open(p: Payload): Payload {
+  private open(p: Payload, expected: string): Payload {
     const id = text(p.metadata?.[KEY_ID_METADATA]);
     if (!id) throw new Error('encrypted payload has no encryption-key-id');
     const key = this.keys.all.get(id);
@@ -218,11 +245,15 @@ export class AesGcmCodec implements PayloadCodec {
       );
     const data = Buffer.from(p.data ?? new Uint8Array());
     if (data.length < 1 + IV_BYTES + TAG_BYTES) throw new Error('encrypted payload is truncated');
-    if (data[0] !== VERSION) throw new Error(`unknown encrypted payload version ${data[0]}`);
+    const version = data[0]!;
+    if (!VERSIONS.includes(version)) throw new Error(`unknown encrypted payload version ${version}`);
+    const binding = text(p.metadata?.[BINDING_METADATA]) ?? '';
+    if (version > 1 && expected && binding && binding !== expected)
+      throw new Error(`encrypted payload belongs to ${binding}, not ${expected} (moved between workflows)`);
     const iv = data.subarray(1, 1 + IV_BYTES);
     const tag = data.subarray(1 + IV_BYTES, 1 + IV_BYTES + TAG_BYTES);
     const decipher = createDecipheriv('aes-256-gcm', key, iv);
-    decipher.setAAD(aad(id));
+    decipher.setAAD(aad(version, id, binding));
     decipher.setAuthTag(tag);
     let plain: Buffer;
     try {
@@ -274,14 +305,51 @@ export function payloadToJson(p: Payload): JsonPayload {
 }
 
 export interface CodecServerOptions {
-  /** Browser origins allowed to call (the Web UI's, e.g. http://localhost:8233); '*' allows any. */
+  /**
+   * The one browser origin allowed to call (the Web UI's, e.g. http://localhost:8233). Exactly one; '*' is
+   * refused (the endpoint answers with credentials allowed). A request without an Origin header (curl, the
+   * temporal CLI, another local process) is not from a browser: it must present the token.
+   */
   allowedOrigins: string[];
+  /**
+   * Shared bearer token (SETTLE_CODEC_TOKEN): when set, every /encode and /decode request must carry
+   * `Authorization: Bearer <token>` (the Web UI's "pass access token" setting, `temporal --codec-auth`).
+   * A plain shared secret compared in constant time; JWT validation is not implemented.
+   */
+  token?: string;
+  /** Serve /encode (anyone allowed in could otherwise make ciphertext under the key). Default off. */
+  allowEncode?: boolean;
   /** Largest request body accepted (default 16 MiB). */
   maxBodyBytes?: number;
   log?: (msg: string) => void;
 }
 
 const ROUTE = /^\/(?:[^/]+\/)?(encode|decode)\/?$/;
+/** The headers the Web UI and the CLI send; nothing else is allowed in a preflight. */
+const ALLOWED_HEADERS = 'Content-Type, X-Namespace, Authorization';
+
+/** Refuse configurations that would open the endpoint to every site. */
+export function checkCodecServerOptions(opts: CodecServerOptions): void {
+  if (opts.allowedOrigins.length !== 1)
+    throw new Error(
+      `the codec endpoint allows exactly one browser origin (the Web UI's), got ${opts.allowedOrigins.length}: ${opts.allowedOrigins.join(', ')}`,
+    );
+  const origin = opts.allowedOrigins[0]!;
+  if (origin === '*' || origin === 'null')
+    throw new Error(`the codec endpoint refuses origin '${origin}' (credentials are allowed)`);
+  if (!/^https?:\/\/[^/\s]+$/.test(origin))
+    throw new Error(`'${origin}' is not an origin (scheme://host[:port])`);
+  if (opts.token !== undefined && opts.token.length < 16)
+    throw new Error('the codec token must be at least 16 characters');
+}
+
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const a = createHash('sha256').update(m[1]!).digest();
+  const b = createHash('sha256').update(token).digest();
+  return timingSafeEqual(a, b);
+}
 
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -309,8 +377,9 @@ export function codecHttpHandler(
   codec: PayloadCodec,
   opts: CodecServerOptions,
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  checkCodecServerOptions(opts);
   const max = opts.maxBodyBytes ?? 16 * 1024 * 1024;
-  const anyOrigin = opts.allowedOrigins.includes('*');
+  const allowed = opts.allowedOrigins[0]!;
   const send = (res: ServerResponse, status: number, body?: unknown): void => {
     if (body === undefined) {
       res.writeHead(status).end();
@@ -320,19 +389,16 @@ export function codecHttpHandler(
   };
   return (req, res) => {
     const origin = req.headers.origin;
-    if (origin) {
-      if (!anyOrigin && !opts.allowedOrigins.includes(origin)) {
-        send(res, 403, { error: `origin ${origin} is not allowed (SETTLE_CODEC_ORIGINS)` });
-        return;
-      }
-      res.setHeader('Access-Control-Allow-Origin', origin);
-      res.setHeader('Vary', 'Origin');
+    if (origin !== undefined && origin !== allowed) {
+      send(res, 403, { error: `origin ${origin} is not allowed (SETTLE_CODEC_ORIGINS)` });
+      return;
+    }
+    res.setHeader('Vary', 'Origin');
+    if (origin !== undefined) {
+      res.setHeader('Access-Control-Allow-Origin', allowed);
       res.setHeader('Access-Control-Allow-Credentials', 'true');
       res.setHeader('Access-Control-Allow-Methods', 'POST, GET, OPTIONS');
-      res.setHeader(
-        'Access-Control-Allow-Headers',
-        req.headers['access-control-request-headers'] ?? 'Content-Type, X-Namespace, Authorization',
-      );
+      res.setHeader('Access-Control-Allow-Headers', ALLOWED_HEADERS);
       res.setHeader('Access-Control-Max-Age', '600');
     }
     const path = (req.url ?? '/').split('?')[0]!;
@@ -345,12 +411,26 @@ export function codecHttpHandler(
       return;
     }
     const m = ROUTE.exec(path);
-    if (!m) {
-      send(res, 404, { error: 'not found: POST /encode or /decode' });
+    if (!m || (m[1] === 'encode' && !opts.allowEncode)) {
+      send(res, 404, { error: `not found: POST /decode${opts.allowEncode ? ' or /encode' : ''}` });
       return;
     }
     if (req.method !== 'POST') {
       send(res, 405, { error: 'use POST' });
+      return;
+    }
+    // Who may ask: with a token configured, only its holders; without one, only the Web UI's origin (a
+    // request with no Origin is not a browser's, and without a token nothing vouches for it).
+    if (
+      opts.token !== undefined ? !bearerMatches(req.headers.authorization, opts.token) : origin === undefined
+    ) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      send(res, 401, {
+        error:
+          opts.token !== undefined
+            ? 'a valid Authorization: Bearer token is required'
+            : 'requests must come from the Web UI origin (or configure SETTLE_CODEC_TOKEN)',
+      });
       return;
     }
     const op = m[1] as 'encode' | 'decode';
@@ -391,7 +471,8 @@ export async function startCodecServer(
   codec: PayloadCodec,
   opts: CodecServerOptions & { port: number; host?: string },
 ): Promise<{ server: Server; url: string; close(): Promise<void> }> {
-  const server = createServer(codecHttpHandler(codec, opts));
+  const handler = codecHttpHandler(codec, opts);
+  const server = createServer(handler);
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -403,5 +484,26 @@ export async function startCodecServer(
     server,
     url: `http://${host}:${port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * The codec endpoint's access settings from configuration (entry points pass process.env):
+ *   SETTLE_CODEC_ORIGIN (or the older SETTLE_CODEC_ORIGINS, which must then name one) default http://localhost:<ui>
+ *   SETTLE_CODEC_TOKEN  shared bearer token required on every request (recommended on a shared host)
+ *   SETTLE_CODEC_ENCODE=1  also serve /encode
+ */
+export function codecAccessFromEnv(
+  env: Record<string, string | undefined>,
+  uiPort: number,
+): Pick<CodecServerOptions, 'allowedOrigins' | 'token' | 'allowEncode'> {
+  const origins = (env.SETTLE_CODEC_ORIGIN || env.SETTLE_CODEC_ORIGINS || `http://localhost:${uiPort}`)
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  return {
+    allowedOrigins: origins,
+    ...(env.SETTLE_CODEC_TOKEN ? { token: env.SETTLE_CODEC_TOKEN } : {}),
+    allowEncode: env.SETTLE_CODEC_ENCODE === '1',
   };
 }

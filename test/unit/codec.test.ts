@@ -151,7 +151,8 @@ describe('codec server protocol', () => {
   const post = (path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
     fetch(`${server.url}${path}`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...headers },
+      // From the Web UI's page (its Origin), unless the test says otherwise.
+      headers: { 'Content-Type': 'application/json', Origin: origin, ...headers },
       body: JSON.stringify(body),
     });
 
@@ -172,10 +173,19 @@ describe('codec server protocol', () => {
     }
   });
 
-  it('encodes for the UI (e.g. starting a workflow from it)', async () => {
-    const res = await post('/encode', {
-      payloads: [payloadToJson(defaultPayloadConverter.toPayload(SECRET))],
+  it('encodes for the UI (e.g. starting a workflow from it) when /encode is turned on', async () => {
+    assert.equal((await post('/encode', { payloads: [] })).status, 404, '/encode is off by default');
+    const withEncode = await startCodecServer(codec, {
+      port: 0,
+      allowedOrigins: [origin],
+      allowEncode: true,
     });
+    const res = await fetch(`${withEncode.url}/encode`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Origin: origin },
+      body: JSON.stringify({ payloads: [payloadToJson(defaultPayloadConverter.toPayload(SECRET))] }),
+    });
+    await withEncode.close();
     const body = (await res.json()) as { payloads: JsonPayload[] };
     assert.equal(Buffer.from(body.payloads[0]!.metadata!.encoding!, 'base64').toString(), ENCRYPTED_ENCODING);
     assert.ok(!Buffer.from(body.payloads[0]!.data!, 'base64').toString('latin1').includes(SECRET.customerId));
@@ -193,7 +203,7 @@ describe('codec server protocol', () => {
     assert.equal(ok.status, 204);
     assert.equal(ok.headers.get('access-control-allow-origin'), origin);
     assert.equal(ok.headers.get('access-control-allow-credentials'), 'true');
-    assert.match(ok.headers.get('access-control-allow-headers') ?? '', /x-namespace/);
+    assert.match(ok.headers.get('access-control-allow-headers') ?? '', /x-namespace/i);
     const evil = await post('/decode', { payloads: [] }, { Origin: 'http://evil.example' });
     assert.equal(evil.status, 403);
     assert.equal(evil.headers.get('access-control-allow-origin'), null);
@@ -202,7 +212,11 @@ describe('codec server protocol', () => {
   it('rejects bad requests with a status and a reason', async () => {
     assert.equal((await fetch(`${server.url}/decode`)).status, 405);
     assert.equal((await post('/nope', { payloads: [] })).status, 404);
-    const notJson = await fetch(`${server.url}/decode`, { method: 'POST', body: '{nope' });
+    const notJson = await fetch(`${server.url}/decode`, {
+      method: 'POST',
+      headers: { Origin: origin },
+      body: '{nope',
+    });
     assert.equal(notJson.status, 400);
     assert.equal((await post('/decode', { other: 1 })).status, 400);
     const foreign = await post('/decode', {
