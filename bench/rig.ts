@@ -54,6 +54,7 @@ export async function startRig(opts: {
   index: number;
   dataRoot: string;
   databaseUrl: string;
+  /** The workflow bundle for this tuning's deployment (run.ts: with or without the in-process module). */
   bundle: WorkerOptions['workflowBundle'];
   bundlePath: string;
   log: (m: string) => void;
@@ -107,7 +108,7 @@ export async function startRig(opts: {
             poolMax: t.poolMax,
             bundlePath: opts.bundlePath,
             tccUrl: tcc.url,
-            tuning: { worker: t.worker, local: t.local },
+            tuning: { worker: t.worker, local: t.local, inProcess: t.inProcess },
           },
           opts.log,
         ),

@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { startEmbeddedPostgres } from '../services/postgres';
 import { freePort } from '../services/processes';
 import { BENCH_WORKFLOWS_PATH } from './workers';
+import { IN_PROCESS_SERVICES_MODULE } from '../workers';
 import { WORKFLOW_METRICS_MODULE } from '../workers/metrics';
 import { renderChart } from './chart';
 import { Measurement, type Row } from './measure';
@@ -389,7 +390,9 @@ async function main(): Promise<void> {
   const started = Date.now();
 
   say('starting PostgreSQL (embedded, free port) and bundling the workflows');
-  const [pg, bundle] = await Promise.all([
+  // One bundle per deployment in the run: the all-in-one one also declares the services hosted in-process.
+  const deployments = [...new Set(args.tunings.map((t) => t.inProcess))];
+  const [pg, ...built] = await Promise.all([
     (async () =>
       startEmbeddedPostgres({
         dataDir: join(dataRoot, 'postgres'),
@@ -399,15 +402,25 @@ async function main(): Promise<void> {
       }))(),
     // As the production worker runs it (with Settle's workflow metrics interceptor, workers/index.ts), plus the
     // bench-only workflows (bench/workflows.ts), which production workers do not register.
-    bundleWorkflowCode({
-      workflowsPath: BENCH_WORKFLOWS_PATH,
-      workflowInterceptorModules: [WORKFLOW_METRICS_MODULE],
-      logger: new DefaultLogger('ERROR'),
-    }),
+    ...deployments.map((inProcess) =>
+      bundleWorkflowCode({
+        workflowsPath: BENCH_WORKFLOWS_PATH,
+        workflowInterceptorModules: [
+          WORKFLOW_METRICS_MODULE,
+          ...(inProcess ? [IN_PROCESS_SERVICES_MODULE] : []),
+        ],
+        logger: new DefaultLogger('ERROR'),
+      }),
+    ),
   ]);
-  const bundlePath = join(dataRoot, 'workflow-bundle.js');
-  writeFileSync(bundlePath, bundle.code);
-  const pgdata = join(dataRoot, 'postgres', 'pgdata');
+  const bundles = new Map(
+    deployments.map((inProcess, i) => {
+      const path = join(dataRoot, `workflow-bundle-${inProcess ? 'in-process' : 'remote'}.js`);
+      writeFileSync(path, built[i]!.code);
+      return [inProcess, { code: built[i]!.code, path }] as const;
+    }),
+  );
+  const pgdata = pg.pgdata ?? join(dataRoot, 'postgres', 'pgdata');
 
   const rigs: Rig[] = [];
   let interrupted = false;
@@ -415,6 +428,7 @@ async function main(): Promise<void> {
     for (const r of rigs.splice(0)) await r.stop().catch((e: Error) => say(`stop: ${e.message}`));
     await pg.stop().catch(() => undefined);
     if (!args.keep) rmSync(dataRoot, { recursive: true, force: true });
+    if (!args.keep && pg.clusterDir) rmSync(pg.clusterDir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => {
     interrupted = true;
@@ -436,8 +450,8 @@ async function main(): Promise<void> {
           index: ti,
           dataRoot,
           databaseUrl: pg.url,
-          bundle: { code: bundle.code },
-          bundlePath,
+          bundle: { code: bundles.get(tuning.inProcess)!.code },
+          bundlePath: bundles.get(tuning.inProcess)!.path,
           log: say,
         }),
       );
@@ -488,7 +502,7 @@ async function main(): Promise<void> {
       for (const rig of rigs) {
         const m = await measureMemory(
           rig,
-          { code: bundle.code },
+          { code: bundles.get(rig.tuning.inProcess)!.code },
           args.memory,
           `${rig.tuning.name.replace(/[^a-z0-9]/gi, '')}`,
           progress,

@@ -12,6 +12,12 @@ export interface Tuning {
   eager: boolean;
   /** Saga steps run as local activities; undefined = the real order saga with its activities on their queues. */
   local?: BenchStep[];
+  /**
+   * The deployment: true (default) = `npm start`'s all-in-one host, the services beside the orchestrator, so
+   * the real order saga's steps (and the bench sagas') run as local activities; false (`steps-remote`) = the
+   * separate-process deployment, every step an activity on its service's queue.
+   */
+  inProcess: boolean;
   /** pg pool size per service (default 10, services/db.ts). */
   poolMax?: number;
   /** Dev server --sqlite-pragma values over the tuned defaults (services/dev-server-tuning.ts), per key. */
@@ -27,7 +33,7 @@ export interface Tuning {
 /** The history service's queue readers: the dev server runs one shard, read at most 20 times a second by default. */
 export const FAST_QUEUES = TUNED_DYNAMIC_CONFIG;
 
-const ALL_STEPS: BenchStep[] = ['create', 'reserve', 'charge', 'notify', 'confirm'];
+export const ALL_STEPS: BenchStep[] = ['create', 'reserve', 'charge', 'notify', 'confirm'];
 
 export const TUNING_HELP = `Tuning atoms (combine with '+', compare several with ','):
   default              the local stack's defaults: the tuned dev server (fastq + wal + sync-normal, see
@@ -42,6 +48,9 @@ export const TUNING_HELP = `Tuning atoms (combine with '+', compare several with
   autopoll             autoscaling pollers (min 1, initial 5, max 100)
   sticky-R             nonStickyToStickyPollRatio = R (0..1)
   eager | no-eager     eager workflow start (requestEagerStart) on (default) / off
+  steps-local          the all-in-one deployment (default): services in the orchestrator's process, the order
+                       saga's steps run as local activities (workers/index.ts localSteps)
+  steps-remote         the separate-process deployment: every step an activity on its service's queue
   la-none|la-all|la-S.S  order saga variant with these steps as local activities (S: create reserve charge notify confirm)
   pool-N               PostgreSQL pool size N per service
   wal                  SQLite journal_mode=WAL
@@ -63,6 +72,7 @@ export function parseTuning(spec: string): Tuning {
     name: spec,
     worker: {},
     eager: true,
+    inProcess: true,
     sqlitePragmas: [],
     dynamicConfig: {},
     persistent: true,
@@ -107,6 +117,11 @@ export function parseTuning(spec: string): Tuning {
       case 'no':
         if (arg !== 'eager') throw new Error(`unknown tuning atom '${atom}'\n${TUNING_HELP}`);
         t.eager = false;
+        break;
+      case 'steps':
+        if (arg !== 'local' && arg !== 'remote')
+          throw new Error(`tuning '${atom}': steps-local or steps-remote`);
+        t.inProcess = arg === 'local';
         break;
       case 'cli':
         if (arg !== 'defaults') throw new Error(`unknown tuning atom '${atom}'\n${TUNING_HELP}`);

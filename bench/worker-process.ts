@@ -13,7 +13,7 @@ export interface WorkerProcessConfig {
   poolMax?: number;
   bundlePath: string;
   tccUrl?: string;
-  tuning: Pick<Tuning, 'worker' | 'local'>;
+  tuning: Pick<Tuning, 'worker' | 'local' | 'inProcess'>;
 }
 
 async function main(): Promise<void> {

@@ -26,7 +26,7 @@ export async function startBenchWorkers(opts: {
   namespace: string;
   pools: Pools;
   workflowBundle: WorkerOptions['workflowBundle'];
-  tuning: Pick<Tuning, 'worker' | 'local'>;
+  tuning: Pick<Tuning, 'worker' | 'local' | 'inProcess'>;
   /** Only these project queues (default all). */
   queues?: QueueKey[];
   /** The rig's own TCC participant server (the default activities would call the local stack's port). */
@@ -34,20 +34,22 @@ export async function startBenchWorkers(opts: {
 }): Promise<BenchWorkers> {
   const bench = createBenchActivities();
   // Local activities run on the workflow worker: it then needs every step's activity (and so the pools).
-  const local = opts.tuning.local?.length
-    ? {
-        activities: {
-          ...activitiesFor('orders', opts.pools),
-          ...activitiesFor('inventory', opts.pools),
-          ...activitiesFor('payments', opts.pools),
-          ...activitiesFor('notifications', opts.pools),
-          ...bench.orders,
-          ...bench.inventory,
-          ...bench.payments,
-          ...bench.notifications,
-        } as Activities,
-      }
-    : undefined;
+  // In the all-in-one deployment (inProcess) the workflow bundle also declares the services hosted.
+  const local =
+    opts.tuning.local?.length || opts.tuning.inProcess
+      ? {
+          activities: {
+            ...activitiesFor('orders', opts.pools),
+            ...activitiesFor('inventory', opts.pools),
+            ...activitiesFor('payments', opts.pools),
+            ...activitiesFor('notifications', opts.pools),
+            ...bench.orders,
+            ...bench.inventory,
+            ...bench.payments,
+            ...bench.notifications,
+          } as Activities,
+        }
+      : undefined;
   const workers = await createWorkers({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -55,6 +57,7 @@ export async function startBenchWorkers(opts: {
     workflowBundle: opts.workflowBundle,
     tuning: opts.tuning.worker,
     orchestration: local,
+    localSteps: opts.tuning.inProcess,
     queues: opts.queues,
     // The bench workloads inject failures on purpose (failAt in their inputs).
     faults: true,

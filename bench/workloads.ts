@@ -24,6 +24,7 @@ import { appendEvent } from '../services/wallet-events';
 import type { BenchInput, BenchOrderInput, BenchTwoPhaseInput } from './workflows';
 import { BANK_SERVICES } from '../services/banks';
 import type { Rig } from './rig';
+import { ALL_STEPS } from './tuning';
 
 export interface Outcome {
   workflowId: string;
@@ -175,12 +176,25 @@ function benchSagaWorkload(
         ...extra,
         ...(fails(i) ? { failAt: 'charge' as const } : {}),
       };
-      if (rig.tuning.local) input.local = rig.tuning.local;
+      // Same step placement as the order saga in this deployment: local in the all-in-one one.
+      const local = rig.tuning.local ?? (rig.tuning.inProcess ? ALL_STEPS : undefined);
+      if (local) input.local = local;
       const workflowId = `bench-${input.id}`;
       const { result, eager } = await startAndWait<{ status: string }>(rig.client, rig, type, {
         taskQueue: TASK_QUEUES.orchestration,
         workflowId,
         args: [input],
+        // The library's sagas are started as `settle order place` starts them (what operators filter on, set at
+        // start); the hand-written baseline has none.
+        ...(type === 'benchEngineSaga' && input.searchAttributes !== false
+          ? {
+              typedSearchAttributes: [
+                { key: SA.pattern, value: 'saga' },
+                { key: SA.businessKey, value: input.id },
+                { key: SA.status, value: 'running' },
+              ],
+            }
+          : {}),
       });
       return { workflowId, outcome: result.status, expected: fails(i) ? 'compensated' : 'completed', eager };
     },

@@ -25,6 +25,10 @@ import { OTEL_WORKFLOW_MODULE, traceServicePools, workerTracing } from './tracin
 import { TASK_QUEUES } from '../shared';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
+/** Workflow interceptor module declaring the shop's services hosted beside the orchestrator (local steps). */
+export const IN_PROCESS_SERVICES_MODULE = require.resolve('../workflows/in-process-services');
+/** The queues whose services the all-in-one host must run for the order saga's steps to be local. */
+const IN_PROCESS_QUEUES: QueueKey[] = ['orders', 'inventory', 'payments', 'notifications'];
 
 export type QueueKey = keyof typeof TASK_QUEUES;
 export const ALL_QUEUES = Object.keys(TASK_QUEUES) as QueueKey[];
@@ -64,6 +68,12 @@ export interface WorkerSetOptions {
    * bundle OTEL_WORKFLOW_MODULE into it (workflowInterceptorModules).
    */
   tracing?: Tracing;
+  /**
+   * All-in-one host: when this set also runs the orders, inventory, payments and notifications queues, the
+   * orchestration worker gets their activities too and the order saga runs its steps as local activities
+   * (workflows/saga/placement.ts). With a pre-built workflowBundle, bundle IN_PROCESS_SERVICES_MODULE into it.
+   */
+  localSteps?: boolean;
   /**
    * Payload codec (+ failure converter) for every worker: set only when encryption is configured
    * (services/codec.ts encryptionDataConverter). With a pre-built workflowBundle, bundle it with the same
@@ -121,6 +131,15 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
   const traced = opts.tracing ?? tracing();
   const otel = traced ? workerTracing(traced) : undefined;
   if (traced) traceServicePools(opts.pools);
+  const faults = opts.faults ?? faultsEnabledFromEnv();
+  const activitiesOf = (q: QueueKey): object => {
+    const all = {
+      ...activitiesFor(q, opts.pools, faults ? opts.hooks : undefined),
+      ...opts.extraActivities?.[q],
+    };
+    return faults ? all : ignoreFaultSwitches(all);
+  };
+  const localSteps = opts.localSteps === true && IN_PROCESS_QUEUES.every((q) => queues.includes(q));
   for (const q of queues) {
     const base = {
       connection: opts.connection,
@@ -142,20 +161,23 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
                 workflowsPath: WORKFLOWS_PATH,
                 interceptors: {
                   ...(otel ? { activity: otel.activity } : {}),
-                  workflowModules: [WORKFLOW_METRICS_MODULE, ...(otel ? [OTEL_WORKFLOW_MODULE] : [])],
+                  workflowModules: [
+                    WORKFLOW_METRICS_MODULE,
+                    ...(otel ? [OTEL_WORKFLOW_MODULE] : []),
+                    ...(localSteps ? [IN_PROCESS_SERVICES_MODULE] : []),
+                  ],
                 },
               }),
+          // Local steps run on this worker: it needs the hosted services' activities.
+          ...(localSteps
+            ? { activities: Object.assign({}, ...IN_PROCESS_QUEUES.map(activitiesOf)) as object }
+            : {}),
           ...opts.orchestration,
         }),
       );
       continue;
     }
-    const faults = opts.faults ?? faultsEnabledFromEnv();
-    const all = {
-      ...activitiesFor(q, opts.pools, faults ? opts.hooks : undefined),
-      ...opts.extraActivities?.[q],
-    };
-    const activities = faults ? all : ignoreFaultSwitches(all);
+    const activities = activitiesOf(q);
     if (Object.keys(activities).length === 0) continue;
     workers.push(await Worker.create({ ...base, activities: activities }));
   }

@@ -34,14 +34,18 @@ export class SagaSearchAttributes {
     if (atStart.get(SA.pattern) !== pattern) this.pending.push({ key: SA.pattern, value: pattern });
     if (businessKey && atStart.get(SA.businessKey) !== businessKey)
       this.pending.push({ key: SA.businessKey, value: businessKey });
-    const status = atStart.get(SA.status) as SagaStatus | undefined;
-    // Unset reads as false everywhere (`SettleNeedsOperator = true` filters, `=== true` checks).
-    this.shown = { status, needsOperator: atStart.get(SA.needsOperator) ?? false };
+    this.shown = {
+      status: atStart.get(SA.status) as SagaStatus | undefined,
+      needsOperator: atStart.get(SA.needsOperator),
+    };
   }
 
   status(s: SagaStatus): void {
     const needsOperator = s === 'needs-operator';
-    if (!this.enabled || (this.shown.status === s && this.shown.needsOperator === needsOperator)) {
+    // An unset SettleNeedsOperator reads as false everywhere (`= true` filters, `=== true` checks): unset -> false
+    // alone is no reason to write; it goes out with the next status write.
+    const operatorChanged = (this.shown.needsOperator ?? false) !== needsOperator;
+    if (!this.enabled || (this.shown.status === s && !operatorChanged)) {
       this.flush([]);
       return;
     }
