@@ -75,6 +75,15 @@ export const UNKNOWN_DIGEST = 'unknown';
 
 export function createCoordinatorLogActivities(pool: Pool, opts: { lookup?: CoordinatorLookup } = {}) {
   const lookup = opts.lookup ?? temporalLookup(() => Context.current().client);
+  /** Whether the id's latest run is still open; any doubt (Temporal unreachable) counts as running. */
+  const coordinatorRunning = async (txId: string): Promise<boolean> => {
+    try {
+      const d = await Context.current().client.workflow.getHandle(txId).describe();
+      return d.status.name === 'RUNNING';
+    } catch (err) {
+      return !(err instanceof WorkflowNotFoundError);
+    }
+  };
   return {
     async beginTransaction(req: BeginTransactionRequest): Promise<TransactionRecord> {
       if (!req?.txId || !Array.isArray(req.legs) || req.legs.length === 0)
@@ -95,7 +104,10 @@ export function createCoordinatorLogActivities(pool: Pool, opts: { lookup?: Coor
       const rec = await transactionRecord(pool, req.txId);
       if (rec && (req.digest === undefined || rec.digest === req.digest)) {
         if (rec.decision) return { decision: rec.decision, basis: `coordinator log: ${rec.decision}` };
-        if (!req.presumeAbort) return { basis: 'coordinator log: not decided yet (within the grace period)' };
+        // Presuming abort is always safe here (a coordinator deciding later reads this abort back); the grace
+        // period only spares transactions whose coordinator is still at work.
+        if (!req.presumeAbort && (await coordinatorRunning(req.txId)))
+          return { basis: 'coordinator log: not decided yet, coordinator running (within the grace period)' };
         const won = await decideTransaction(
           pool,
           rec.txId,
@@ -106,7 +118,7 @@ export function createCoordinatorLogActivities(pool: Pool, opts: { lookup?: Coor
         return {
           decision: won.decision,
           basis: won.reason?.startsWith('presumed abort')
-            ? 'presumed abort, recorded in the coordinator log'
+            ? 'presumed abort (no decision, coordinator closed or past the grace period), recorded in the coordinator log'
             : `coordinator log: ${won.decision}`,
         };
       }
