@@ -52,6 +52,15 @@ export const bankMigrations: Migration[] = [
   },
   xaMigration,
   xaBindingMigration,
+  {
+    id: 3,
+    name: 'reservation_expiry',
+    // The participant enforces expiry itself (services/tcc-expiry.ts): why a reservation was cancelled, and the
+    // index its expiry job scans.
+    sql: `
+      ALTER TABLE reservations ADD COLUMN IF NOT EXISTS cancel_reason text;
+      CREATE INDEX IF NOT EXISTS reservations_held_by_expiry ON reservations (expires_at) WHERE status = 'held';`,
+  },
 ];
 
 /** The message-queue participant: transfer events, prepared in the same 2PC as the money. */
@@ -230,13 +239,36 @@ export async function tryReservation(
   return { ...r, status: 'held' };
 }
 
+/** The barrier key a TCC try and its cancel share (the participant's expiry job cancels through it too). */
+export const tccTryKey = (workflowId: string, branch: string): { gid: string; branch: string } => ({
+  gid: workflowId,
+  branch: `tcc-${branch}`,
+});
+
 async function lockReservation(
   tx: Tx,
   reservationId: string,
-): Promise<{ account: string; amountCents: number; status: string; workflowId: string }> {
-  const r = await tx.query<{ account_id: string; amount_cents: string; status: string; workflow_id: string }>(
-    'SELECT account_id, amount_cents, status, workflow_id FROM reservations WHERE reservation_id = $1 FOR UPDATE',
-    [reservationId],
+  asOf?: Date,
+): Promise<{
+  account: string;
+  amountCents: number;
+  status: string;
+  workflowId: string;
+  expired: boolean;
+  cancelReason: string | null;
+}> {
+  const r = await tx.query<{
+    account_id: string;
+    amount_cents: string;
+    status: string;
+    workflow_id: string;
+    expired: boolean;
+    cancel_reason: string | null;
+  }>(
+    `SELECT account_id, amount_cents, status, workflow_id, cancel_reason,
+            coalesce(expires_at <= coalesce($2::timestamptz, now()), false) AS expired
+       FROM reservations WHERE reservation_id = $1 FOR UPDATE`,
+    [reservationId, asOf ?? null],
   );
   const row = r.rows[0];
   if (!row)
@@ -249,13 +281,26 @@ async function lockReservation(
     amountCents: Number(row.amount_cents),
     status: row.status,
     workflowId: row.workflow_id,
+    expired: row.expired,
+    cancelReason: row.cancel_reason,
   };
 }
 
-/** TCC confirm: a credit reaches the balance; a debit's hold is spent. Refused after a cancel. */
+/** Reason recorded on a reservation the participant cancelled because its expiry passed. */
+export const EXPIRED = 'expired';
+
+/**
+ * TCC confirm: a credit reaches the balance; a debit's hold is spent. Refused after a cancel, and after the
+ * reservation's expiry (whether or not the participant's expiry job has released it yet).
+ */
 export async function confirmReservation(tx: Tx, reservationId: string): Promise<void> {
   const res = await lockReservation(tx, reservationId);
   if (res.status === 'confirmed') return;
+  if ((res.status === 'held' && res.expired) || res.cancelReason === EXPIRED)
+    throw new BusinessRejection(
+      TRANSFER_ERR.reservationExpired,
+      `reservation ${reservationId} expired; it cannot be confirmed (the participant releases it)`,
+    );
   if (res.status === 'cancelled')
     throw new BusinessRejection(
       TRANSFER_ERR.reservationCancelled,
@@ -269,10 +314,22 @@ export async function confirmReservation(tx: Tx, reservationId: string): Promise
   await ledger(tx, `tcc:${reservationId}`, res.workflowId, res.account, res.amountCents, 'tcc');
 }
 
-/** TCC cancel: a debit's hold goes back to the balance; a credit is dropped. Refused after a confirm. */
-export async function cancelReservation(tx: Tx, reservationId: string): Promise<void> {
-  const res = await lockReservation(tx, reservationId);
+/**
+ * TCC cancel: a debit's hold goes back to the balance; a credit is dropped. Refused after a confirm. With
+ * `expiredAsOf` (the participant's expiry job), only a reservation still held and expired at that time.
+ */
+export async function cancelReservation(
+  tx: Tx,
+  reservationId: string,
+  opts: { expiredAsOf?: Date; expiring?: boolean } = {},
+): Promise<void> {
+  const res = await lockReservation(tx, reservationId, opts.expiredAsOf);
   if (res.status === 'cancelled') return;
+  if (opts.expiring && !(res.status === 'held' && res.expired))
+    throw new BusinessRejection(
+      TRANSFER_ERR.reservationConfirmed,
+      `reservation ${reservationId} is not expired`,
+    );
   if (res.status === 'confirmed')
     throw new BusinessRejection(
       TRANSFER_ERR.reservationConfirmed,
@@ -280,9 +337,30 @@ export async function cancelReservation(tx: Tx, reservationId: string): Promise<
     );
   if (res.amountCents < 0) await credit(tx, res.account, -res.amountCents);
   await tx.query(
-    `UPDATE reservations SET status = 'cancelled', updated_at = now() WHERE reservation_id = $1`,
-    [reservationId],
+    `UPDATE reservations SET status = 'cancelled', cancel_reason = $2, updated_at = now() WHERE reservation_id = $1`,
+    [reservationId, opts.expiring ? EXPIRED : null],
   );
+}
+
+/** Held reservations past their expiry: money the participant's expiry job has not released yet. */
+export async function strandedHolds(
+  pool: Pool,
+): Promise<{ reservationId: string; workflowId: string; amountCents: number; expiresAt: string }[]> {
+  const r = await pool.query<{
+    reservation_id: string;
+    workflow_id: string;
+    amount_cents: string;
+    expires_at: Date;
+  }>(
+    `SELECT reservation_id, workflow_id, amount_cents, expires_at FROM reservations
+      WHERE status = 'held' AND expires_at <= now() ORDER BY expires_at`,
+  );
+  return r.rows.map((row) => ({
+    reservationId: row.reservation_id,
+    workflowId: row.workflow_id,
+    amountCents: Number(row.amount_cents),
+    expiresAt: row.expires_at.toISOString(),
+  }));
 }
 
 export async function listReservations(pool: Pool, workflowId: string): Promise<Reservation[]> {

@@ -27,8 +27,8 @@ import type { Pool } from 'pg';
 import { BANKS, ERR, TRANSFER_ERR, type BankId } from '../shared';
 import { tccKey, TccVerifier } from './tcc-auth';
 import { barrierAction, barrierCompensation, BarrierRejectedError } from './barrier';
-import { cancelReservation, confirmReservation, listReservations, tryReservation } from './banks';
-import type { Pools } from './db';
+import { cancelReservation, confirmReservation, listReservations, tryReservation, tccTryKey } from './banks';
+import { isDbTimeout, type Pools } from './db';
 import { BusinessRejection } from './shop';
 
 export interface TccServerOptions {
@@ -184,7 +184,7 @@ export function createTccHandler(opts: HandlerOptions) {
   const bankPool = (bank: BankId): Pool => (bank === 'bank-a' ? opts.pools.bank_a : opts.pools.bank_b);
   // Barrier keys: the workflow id is the global transaction id; try and cancel share the branch key (so a cancel
   // finds its try, or records that it came first); confirm has its own.
-  const tryKey = (c: CallBody) => ({ gid: c.workflowId, branch: `tcc-${c.branch}` });
+  const tryKey = (c: CallBody) => tccTryKey(c.workflowId, c.branch);
   const confirmKey = (c: CallBody) => ({ gid: c.workflowId, branch: `tcc-${c.branch}-confirm` });
 
   async function tryOp(b: TryBody): Promise<object> {
@@ -276,6 +276,8 @@ export function createTccHandler(opts: HandlerOptions) {
       if (err instanceof HttpError) [status, type] = [err.status, err.type];
       else if (err instanceof BusinessRejection) [status, type] = [businessStatus(err.type), err.type];
       else if (err instanceof BarrierRejectedError) [status, type] = [409, ERR.barrierRejected];
+      // A lock wait (an account held by an in-doubt 2PC branch) or a slow statement: busy, retry later.
+      else if (isDbTimeout(err)) [status, type] = [503, 'ParticipantBusy'];
       else opts.log?.(`tcc: ${req.method} ${url.pathname} failed: ${(err as Error).stack ?? message}`);
       if (op) await logRequest(op, doc, status, type);
       return send(status, { error: type, message });

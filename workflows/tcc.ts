@@ -6,7 +6,10 @@
 import {
   CancellationScope,
   condition,
+  ApplicationFailure,
+  ActivityFailure,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -19,6 +22,7 @@ import {
   formatAccountRef,
   formatCents,
   NON_RETRYABLE,
+  resolveCompensationUpdate,
   SA,
   TASK_QUEUES,
   tccDecideUpdate,
@@ -29,6 +33,7 @@ import {
   type ParticipantView,
   type TccInput,
   type TccState,
+  type OperatorDecision,
   type TccStatus,
   type TransferResult,
 } from '../shared';
@@ -36,6 +41,14 @@ import { rejectInvalid } from './transfer-2pc';
 import { describeError, toMs } from './two-phase';
 
 export const DEFAULT_TCC_EXPIRY = '15m';
+/** From here on a final refusal (409) in confirm/cancel parks the leg for an operator instead of retrying it. */
+export const PARK_ON_REFUSAL_PATCH = 'settle-tcc-park-on-refusal';
+
+/** The participant refused this confirm/cancel for good (expired, already cancelled/confirmed, unknown). */
+function finalRefusal(err: unknown): ApplicationFailure | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure && cause.nonRetryable ? cause : undefined;
+}
 
 const tryActs = proxyActivities<TccActivities>({
   taskQueue: TASK_QUEUES.tcc,
@@ -67,6 +80,9 @@ export async function transferTcc(input: TccInput): Promise<TransferResult> {
     expiresAt: new Date(started + toMs(expiresIn)).toISOString(),
   };
   let requested: { action: 'confirm' | 'cancel'; reason?: string } | undefined;
+  // Legs parked for an operator (a final refusal in phase two), and the operator's answers to them.
+  const parked = new Map<string, string>();
+  const answers: OperatorDecision[] = [];
 
   const publish = (): void =>
     setCurrentDetails(
@@ -86,6 +102,21 @@ export async function transferTcc(input: TccInput): Promise<TransferResult> {
   };
   const snapshot = (): TccState => ({ ...state, legs: state.legs.map((l) => ({ ...l })) });
   setHandler(tccStateQuery, snapshot);
+  // `settle resolve <workflowId> retry|skip|abort`: retry the parked call, or (skip/abort, with a reason) record
+  // that the operator settled the leg by hand.
+  setHandler(
+    resolveCompensationUpdate,
+    (d) => {
+      answers.push(d);
+      return { status: 'needs-operator', ledger: [] };
+    },
+    {
+      validator: (d: OperatorDecision) => {
+        if (parked.size === 0) throw new Error(`the transfer is ${state.status}: nothing is parked`);
+        if (d?.action !== 'retry' && !d?.reason) throw new Error(`${d?.action} needs a reason`);
+      },
+    },
+  );
   setHandler(
     tccDecideUpdate,
     (d) => {
@@ -174,6 +205,17 @@ export async function transferTcc(input: TccInput): Promise<TransferResult> {
     state.reason = requested!.reason ?? (outcome === 'confirmed' ? 'confirmed' : 'cancelled by request');
   }
 
+  const parkOnRefusal = patched(PARK_ON_REFUSAL_PATCH);
+  const parkForOperator = async (branch: string, why: string): Promise<OperatorDecision> => {
+    parked.set(branch, why);
+    state.reason = `needs an operator: ${branch} ${why}`;
+    if (useSA) upsertSearchAttributes([{ key: SA.needsOperator, value: true }]);
+    publish();
+    await condition(() => answers.length > 0);
+    parked.delete(branch);
+    if (useSA && parked.size === 0) upsertSearchAttributes([{ key: SA.needsOperator, value: false }]);
+    return answers.shift()!;
+  };
   // Confirm or cancel every leg (cancel includes legs whose try failed or is unknown: a null compensation, and
   // the barrier refuses their try if it is still on its way). Not cancellable; retried until done.
   const confirm = outcome === 'confirmed';
@@ -192,6 +234,17 @@ export async function transferTcc(input: TccInput): Promise<TransferResult> {
             return;
           } catch (err) {
             leg.detail = describeError(err);
+            const refusal = finalRefusal(err);
+            if (refusal && parkOnRefusal) {
+              // Retrying a 409 cannot help: the participant decided (e.g. the reservation expired there).
+              const answer = await parkForOperator(leg.branch, leg.detail);
+              if (answer.action !== 'retry') {
+                leg.detail = `settled by ${answer.operator ?? 'an operator'}: ${answer.reason ?? answer.action}`;
+                publish();
+                return;
+              }
+              continue;
+            }
             publish();
             await sleep(Math.min(60_000, 1000 * 2 ** Math.min(attempt, 6)));
           }
