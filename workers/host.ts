@@ -20,6 +20,7 @@ import { createWorkers, shutdownWorkers, type WorkerSetOptions } from './index';
 import { ensureRelays } from './relays';
 import { ensureSweeperScheduleAt } from './in-doubt';
 import { startTccServer } from '../services/tcc-server';
+import { startParticipantTimers } from '../services/participant-timers';
 import { installRuntime, startTransactionGauges } from './metrics';
 import { setupTracing } from '../services/tracing';
 import { stackServers, superviseServers, type Supervisor } from './supervisor';
@@ -141,6 +142,8 @@ export async function hostStack(
     log(`TCC participant server not started on port ${ports.tcc}: ${err.message}`);
     return undefined;
   });
+  // The participants' own clocks: TCC reservation expiry and 3PC participant-side timeouts (no Temporal needed).
+  const participantTimers = startParticipantTimers(stack.pools, { log });
   const info: StackInfo = {
     temporalAddress: external?.address ?? stack.temporal.address,
     namespace,
@@ -176,6 +179,7 @@ export async function hostStack(
       await drained.catch((e: Error) => log(`worker stopped with error: ${e.message}`));
       if (workers.length) log('workers stopped');
       await tcc?.close();
+      await participantTimers.stop();
       await connection.close().catch(() => undefined);
       if (opts.writeStackFile !== false) rmSync(STACK_FILE, { force: true });
       log('stopping the servers');
