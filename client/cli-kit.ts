@@ -9,6 +9,7 @@ type ParseArgsOptionConfig = NonNullable<ParseArgsConfig['options']>[string];
 import { AesGcmCodec, EncryptionConfigError, encryptionDataConverter } from '../services/codec';
 import { cliTarget, describeTarget, type CliTarget } from './config';
 import { temporalClient } from './temporal';
+import { clientTracingInterceptors, flushClientTracing } from './tracing';
 
 export const EXIT = {
   ok: 0,
@@ -138,10 +139,12 @@ export async function connectClient(target: CliTarget = cliTarget()): Promise<Cl
     // The SDK connects lazily on some paths: prove the server answers before anything is started.
     await connection.workflowService.getSystemInfo({});
     cachedConnection = connection;
+    const interceptors = clientTracingInterceptors(); // OTLP tracing when OTEL_EXPORTER_OTLP_ENDPOINT is set
     return new Client({
       connection,
       namespace: target.namespace,
       ...(dataConverter ? { dataConverter } : {}),
+      ...(interceptors ? { interceptors } : {}),
     });
   } catch (err) {
     throw new CliError(
@@ -180,6 +183,7 @@ export async function closeClient(): Promise<void> {
   cachedConnection = undefined;
   cachedClient = undefined;
   await conn?.close().catch(() => undefined);
+  await flushClientTracing();
 }
 
 /**

@@ -13,7 +13,8 @@ export async function withServiceDb<T>(service: ServiceName, fn: (pool: Pool) =>
       EXIT.unreachable,
     );
   const pool = new Pool({
-    connectionString: serviceDatabaseUrl(base, service),
+    // SETTLE_DB_PREFIX: the databases' name prefix when it is not the default (settle_orders, ...).
+    connectionString: serviceDatabaseUrl(base, service, process.env.SETTLE_DB_PREFIX || undefined),
     max: 2,
     // Every CLI read is bounded: a stuck lock or a dead server is an error, not a hang.
     connectionTimeoutMillis: 5000,

@@ -59,7 +59,14 @@ export async function waitForResult<T>(
   ctx: CommandContext,
   client: Client,
   handle: WorkflowHandle,
-  opts: { what: string; timeoutMs: number; stopWhenParked?: boolean; pattern?: string },
+  opts: {
+    what: string;
+    timeoutMs: number;
+    stopWhenParked?: boolean;
+    pattern?: string;
+    /** A failed, cancelled or terminated workflow is an outcome too (cancel --wait): resolve instead of throwing. */
+    failureIsResult?: boolean;
+  },
 ): Promise<WaitOutcome<T>> {
   ctx.note(
     `waiting for ${opts.what} (up to ${formatDuration(opts.timeoutMs)}; --timeout changes it; Ctrl-C stops waiting, not the transaction)`,
@@ -75,7 +82,10 @@ export async function waitForResult<T>(
     const r = await Promise.race([result, sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())))]);
     if (r !== 'tick') {
       if ('error' in r) {
-        if (!isUnreachableError(r.error)) throw r.error;
+        if (!isUnreachableError(r.error)) {
+          if (opts.failureIsResult) return { kind: 'result', value: undefined as T };
+          throw r.error;
+        }
       } else return { kind: 'result', value: r.value };
     }
     try {
@@ -110,9 +120,9 @@ export async function waitForResult<T>(
 export function reportUnfinished(
   ctx: CommandContext,
   outcome: Exclude<WaitOutcome<unknown>, { kind: 'result' }>,
-  doc: { workflowId: string; what: string; timeoutMs: number } & Record<string, unknown>,
+  doc: { workflowId: string; what: string; timeoutMs: number; jsonLine?: boolean } & Record<string, unknown>,
 ): number {
-  const { what, timeoutMs, ...ids } = doc;
+  const { what, timeoutMs, jsonLine, ...ids } = doc;
   const exitCode = outcome.kind === 'unreachable' ? EXIT.unreachable : EXIT.attention;
   const error =
     outcome.kind === 'unreachable'
@@ -120,16 +130,21 @@ export function reportUnfinished(
       : outcome.kind === 'parked'
         ? `${what} is parked in needs-operator: resolve it with settle resolve ${doc.workflowId} retry|skip|abort (settle status ${doc.workflowId} shows the step)`
         : `${what} has not ended after ${formatDuration(timeoutMs)}; it is ${outcome.status} and keeps running: follow it with settle watch ${doc.workflowId}`;
-  if (ctx.json)
-    ctx.emit({
-      ...ids,
-      status: outcome.status,
-      needsOperator: outcome.kind === 'parked',
-      timedOut: outcome.kind === 'timeout',
-      waitedFor: what,
-      error,
-      exitCode,
-    });
+  const last = {
+    ...ids,
+    status: outcome.status,
+    needsOperator: outcome.kind === 'parked',
+    timedOut: outcome.kind === 'timeout',
+    waitedFor: what,
+    error,
+    exitCode,
+    // watch --json prints JSON lines: its last line says it is over, like a closing one.
+    ...(jsonLine ? { at: new Date().toISOString(), done: false } : {}),
+  };
+  if (ctx.json) {
+    if (jsonLine) process.stdout.write(JSON.stringify(last) + '\n');
+    else ctx.emit(last);
+  }
   ctx.note(error);
   return exitCode;
 }

@@ -2,15 +2,19 @@
 // (retry the failed compensation or post-pivot step, skip it because it was done by hand, or abort the saga).
 // The decision is a workflow update: validated by the workflow before it is accepted, recorded in its history.
 import { userInfo } from 'node:os';
+import type { Client } from '@temporalio/client';
 import {
   resolveCompensationUpdate,
   type LedgerEntry,
   type OperatorAction,
   type OperatorDecision,
+  type SagaProgress,
 } from '../../shared';
+import { BULK_OPTIONS, bulkQuery, printBulk, rateFlag, runBulk } from '../bulk';
 import { CliError, EXIT, intFlag, str, usageError, type Command } from '../cli-kit';
 import { temporalClient } from '../temporal';
-import { queryProgress } from '../transactions';
+import { ledgerView, queryProgress } from '../transactions';
+import { explain } from './stuck';
 import { buildListQuery, listTransactions } from './list';
 
 const ACTIONS: OperatorAction[] = ['retry', 'skip', 'abort'];
@@ -27,7 +31,7 @@ function defaultOperator(): string {
 /** The parked entries of a ledger, in the shape both commands print. */
 function parkedEntries(
   ledger: LedgerEntry[],
-): { name: string; kind: string; undoes?: string; attempts: number; lastError?: string }[] {
+): { name: string; kind: string; undoes?: string; attempts: number; failures: number; lastError?: string }[] {
   return ledger
     .filter((e) => e.status === 'needs-operator')
     .map((e) => ({
@@ -35,6 +39,7 @@ function parkedEntries(
       kind: e.kind,
       undoes: e.undoes,
       attempts: e.attempts,
+      failures: e.attempts,
       lastError: e.lastError,
     }));
 }
@@ -43,24 +48,51 @@ export const resolve: Command = {
   name: 'resolve',
   summary:
     'Resolve a saga parked in needs-operator: retry the failing step, skip it (done by hand; --reason required) or abort the saga.',
-  usage: 'resolve <workflowId> retry|skip|abort [--reason TEXT] [--operator NAME] [--step NAME] [--json]',
+  usage:
+    'resolve <workflowId> retry|skip|abort [--reason TEXT] [--operator NAME] [--step NAME] [--json]\n       settle resolve --query QUERY retry|skip|abort [--reason TEXT] [--rate N/s] [--dry-run] [--limit N] [--json]',
   examples: [
     'settle resolve order-o-123 retry',
     "settle resolve order-o-123 skip --reason 'refunded by bank transfer #4411' --operator olga",
     "settle resolve trip-t-9 abort --reason 'finance reconciles it' --json",
     'settle resolve trip-t-9 retry --step releaseFlight   # when several steps are parked',
+    `settle resolve --query "SettlePattern = 'saga'" retry --dry-run   # what a bulk retry would touch`,
+    `settle resolve --query "SettleBusinessKey IN ('o-1', 'o-2')" skip --reason 'refunded by hand' --rate 2/s`,
   ],
   options: {
-    reason: { type: 'string' },
-    operator: { type: 'string' },
-    step: { type: 'string' },
+    reason: {
+      type: 'string',
+      placeholder: 'TEXT',
+      description: 'why (required for skip: what was done by hand); recorded in history',
+    },
+    operator: {
+      type: 'string',
+      placeholder: 'NAME',
+      description: 'who decided',
+      defaultText: '$SETTLE_OPERATOR or your user name',
+    },
+    step: {
+      type: 'string',
+      placeholder: 'NAME',
+      description: 'the parked step or compensation to resolve',
+      defaultText: 'the one waiting longest',
+    },
+    ...BULK_OPTIONS,
   },
   positionals: [
-    { name: 'workflowId', required: true },
-    { name: 'action', required: true },
+    { name: 'workflowId', required: false },
+    { name: 'action', required: false },
   ],
   async run(ctx) {
-    const [workflowId, action] = ctx.positionals as [string, string];
+    const query = str(ctx.values.query);
+    const [workflowId, action] = (
+      query === undefined ? ctx.positionals : [undefined, ...ctx.positionals]
+    ) as [string | undefined, string | undefined];
+    if (query !== undefined && ctx.positionals.length > 1)
+      throw usageError(`with --query, give only the action\nUsage: settle ${this.usage}`);
+    if (action === undefined || (query === undefined && workflowId === undefined))
+      throw usageError(
+        `missing <workflowId> and action (or --query QUERY and action)\nUsage: settle ${this.usage}`,
+      );
     if (!ACTIONS.includes(action as OperatorAction))
       throw usageError(
         `action must be one of ${ACTIONS.join(', ')}, got '${action}'\nUsage: settle ${this.usage}`,
@@ -84,27 +116,30 @@ export const resolve: Command = {
     if (step) decision.step = step;
 
     const client = await ctx.client();
-    const handle = client.workflow.getHandle(workflowId);
-    let progress;
-    try {
-      progress = await handle.executeUpdate(resolveCompensationUpdate, { args: [decision] });
-    } catch (err) {
-      const { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } =
-        temporalClient();
-      if (err instanceof WorkflowNotFoundError)
-        throw new CliError(`no running saga with id '${workflowId}'`, EXIT.notFound);
-      if (err instanceof WorkflowUpdateFailedError) {
-        // The workflow's validator refused the decision: nothing was changed.
-        const why = err.cause?.message ?? err.message;
-        throw new CliError(`${workflowId} refused the decision: ${why}`, EXIT.usage);
-      }
-      if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError)
-        throw new CliError(
-          `${workflowId} did not answer in time: is a worker for the orchestration queue running? (the decision may still be applied; check with: settle status ${workflowId})`,
-          EXIT.unreachable,
-        );
-      throw err;
+    if (query !== undefined) {
+      const r = await runBulk(ctx, client, {
+        query: bulkQuery(query, ['SettleNeedsOperator = true']),
+        limit: intFlag('limit', ctx.values.limit, { min: 1, max: 10_000 }) ?? 1000,
+        rate: rateFlag(ctx.values.rate),
+        dryRun: ctx.values['dry-run'] === true,
+        verb: action,
+        async act(row) {
+          try {
+            const p = await resolveOne(client, row.workflowId, decision);
+            return { outcome: 'accepted', status: p.status };
+          } catch (err) {
+            if (err instanceof CliError) return { outcome: 'refused', why: err.message };
+            throw err;
+          }
+        },
+      });
+      if (ctx.json) ctx.emit({ ...r, action, reason: reason ?? null, operator });
+      else printBulk(ctx.out, r);
+      return r.transactions.some((t) => t.outcome !== 'accepted' && !t.outcome.startsWith('would-'))
+        ? EXIT.attention
+        : EXIT.ok;
     }
+    const progress = await resolveOne(client, workflowId!, decision);
     const doc = {
       workflowId,
       action,
@@ -113,7 +148,7 @@ export const resolve: Command = {
       step: step ?? null,
       status: progress.status,
       parked: parkedEntries(progress.ledger),
-      ledger: progress.ledger,
+      ledger: ledgerView(progress.ledger),
     };
     if (ctx.json) ctx.emit(doc);
     else {
@@ -127,6 +162,34 @@ export const resolve: Command = {
   },
 };
 
+/** Hand one saga a decision (a workflow update, validated by the workflow); CliError when refused or unknown. */
+async function resolveOne(
+  client: Client,
+  workflowId: string,
+  decision: OperatorDecision,
+): Promise<SagaProgress> {
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    return await handle.executeUpdate(resolveCompensationUpdate, { args: [decision] });
+  } catch (err) {
+    const { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } =
+      temporalClient();
+    if (err instanceof WorkflowNotFoundError)
+      throw new CliError(`no running saga with id '${workflowId}'`, EXIT.notFound);
+    if (err instanceof WorkflowUpdateFailedError) {
+      // The workflow's validator refused the decision: nothing was changed.
+      const why = err.cause?.message ?? err.message;
+      throw new CliError(`${workflowId} refused the decision: ${why}`, EXIT.usage);
+    }
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError)
+      throw new CliError(
+        `${workflowId} did not answer in time: is a worker for the orchestration queue running? (the decision may still be applied; check with: settle status ${workflowId})`,
+        EXIT.unreachable,
+      );
+    throw err;
+  }
+}
+
 export const needsOperator: Command = {
   name: 'needs-operator',
   summary:
@@ -137,7 +200,9 @@ export const needsOperator: Command = {
     'settle needs-operator --json | jq -r ".sagas[].workflowId"',
     'settle needs-operator --json || page-the-on-call     # exit code 5 when any saga waits for an operator',
   ],
-  options: { limit: { type: 'string' } },
+  options: {
+    limit: { type: 'string', placeholder: 'N', description: 'at most this many, 1-1000', defaultText: '100' },
+  },
   async run(ctx) {
     const limit = intFlag('limit', ctx.values.limit, { min: 1, max: 1000 }) ?? 100;
     const client = await ctx.client();
@@ -158,11 +223,13 @@ export const needsOperator: Command = {
           status: r.status,
           startedAt: r.startedAt,
           parked: progress ? parkedEntries(progress.ledger) : [],
+          why: progress ? explain({ ...progress, note }).why : (note ?? 'parked'),
           note: note ?? null,
         };
       }),
     );
-    if (ctx.json) ctx.emit({ count: sagas.length, truncated, sagas });
+    // `transactions` is the shared name (as in list and stuck); `sagas` is kept for scripts.
+    if (ctx.json) ctx.emit({ count: sagas.length, truncated, transactions: sagas, sagas });
     else if (sagas.length === 0) ctx.out('no saga needs an operator');
     else {
       for (const s of sagas) {

@@ -16,7 +16,8 @@ import { amountFlag, moneyInText } from '../money';
 import { checkRefsExist } from '../refs';
 import { idFields, START_OPTIONS, startAndAwait, type StartSpec } from '../start';
 import { choreographyLedger, findByIdOrBusinessKey } from '../lookup';
-import { ledgerView, printLedger } from '../transactions';
+import { ledgerView } from '../transactions';
+import { printAnyTransaction } from './status';
 
 function newOrderId(): string {
   return `o-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
@@ -225,7 +226,7 @@ export const orderStatus: Command = {
       candidates: (id) => [orderWorkflowId(id), choreographyWorkflowId(id)],
     });
     if (ctx.json) ctx.emit(view);
-    else printLedger(view, ctx.out);
+    else printAnyTransaction(view, ctx.out);
     return view.status === 'needs-operator' ? EXIT.attention : EXIT.ok;
   },
 };

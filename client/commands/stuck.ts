@@ -16,6 +16,8 @@ export interface StuckTransaction extends TransactionRow {
   currentStep?: string;
   /** One line: why it is stuck, from the ledger and the pending activities. */
   why: string;
+  /** The ledger entries parked for an operator (as in needs-operator). */
+  parked: { name: string; kind: string; failures: number; lastError?: string }[];
 }
 
 /** The most useful one-line explanation from a transaction's description. */
@@ -87,9 +89,22 @@ export async function findStuck(
       // The progress query is fresher than visibility (eventually consistent) on needs-operator.
       if (view.status === 'needs-operator' && !reasons.includes('needs-operator'))
         reasons.unshift('needs-operator');
-      return { ...row, status: view.status, reasons, ...explain(view) };
+      const parked = view.ledger
+        .filter((e) => e.status === 'needs-operator')
+        .map((e) => ({
+          name: e.name,
+          kind: e.kind,
+          failures: e.attempts,
+          ...(e.lastError ? { lastError: e.lastError } : {}),
+        }));
+      return { ...row, status: view.status, reasons, ...explain(view), parked };
     } catch (err) {
-      return { ...row, reasons, why: `could not describe: ${(err as Error).message.split('\n')[0]}` };
+      return {
+        ...row,
+        reasons,
+        parked: [],
+        why: `could not describe: ${(err as Error).message.split('\n')[0]}`,
+      };
     }
   });
   return { transactions, truncated: parked.truncated || old.truncated || byId.size > limit };
@@ -105,8 +120,13 @@ export const stuck: Command = {
     'settle stuck --json || alert        # exit code 5 when something is stuck (cron-friendly)',
   ],
   options: {
-    'older-than': { type: 'string' },
-    limit: { type: 'string' },
+    'older-than': {
+      type: 'string',
+      placeholder: 'DURATION',
+      description: 'running longer than this counts as stuck (30s, 5m, 1h)',
+      defaultText: DEFAULT_STUCK_AFTER,
+    },
+    limit: { type: 'string', placeholder: 'N', description: 'at most this many, 1-1000', defaultText: '50' },
   },
   async run(ctx) {
     const olderThanText =

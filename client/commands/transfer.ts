@@ -36,6 +36,8 @@ import { temporalClient } from '../temporal';
 import { idFields, START_OPTIONS, startAndAwait, type StartSpec } from '../start';
 import { databaseUrl } from '../config';
 import { withServiceDb } from '../db';
+import { effectiveStatus } from '../transactions';
+import { canonicalStatus } from '../../shared/status';
 
 const WORKFLOW_TYPES: Record<Protocol, string> = {
   '2pc': 'transfer2pc',
@@ -69,7 +71,7 @@ async function checkAccountsExist(refs: AccountRef[]): Promise<void> {
   }
 }
 
-function printParticipants(participants: ParticipantView[], out: (t: string) => void): void {
+export function printParticipants(participants: ParticipantView[], out: (t: string) => void): void {
   const rows = participants.map((p) => [
     p.name,
     p.vote + (p.voteDetail ? ` (${p.voteDetail})` : ''),
@@ -191,6 +193,9 @@ export const transfer: Command = {
 export interface TransferStatusView {
   workflowId: string;
   type: string;
+  /** The shared names (as in list and status); `protocol` is kept for scripts. */
+  pattern?: string;
+  businessKey?: string;
   protocol?: string;
   /** committed / aborted once finished; the coordinator's status (preparing, committing, ...) while it runs. */
   status: string;
@@ -220,8 +225,14 @@ export async function transferStatus(client: Client, id: string): Promise<Transf
   const view: TransferStatusView = {
     workflowId,
     type: d.type,
+    pattern: d.typedSearchAttributes.get(SA.pattern),
+    businessKey: d.typedSearchAttributes.get(SA.businessKey),
     protocol: d.typedSearchAttributes.get(SA.pattern),
-    status: d.typedSearchAttributes.get(SA.status) ?? d.status.name.toLowerCase(),
+    status: effectiveStatus(
+      d.typedSearchAttributes.get(SA.status),
+      d.status.name,
+      d.typedSearchAttributes.get(SA.pattern),
+    ),
     temporalStatus: d.status.name,
     participants: [],
     anomalies: [],
@@ -242,7 +253,7 @@ export async function transferStatus(client: Client, id: string): Promise<Transf
     try {
       if (d.type === 'transferTcc') {
         const s = await handle.query(tccStateQuery);
-        view.status = s.status;
+        view.status = canonicalStatus('tcc', s.status);
         view.reason = s.reason;
       } else {
         const s = await handle.query(coordinatorStateQuery);
@@ -341,12 +352,16 @@ export const prepared: Command = {
   summary:
     'List the prepared transactions in doubt (pg_prepared_xacts), with the transfer and participant each belongs to.',
   usage: 'prepared [--json]',
-  examples: ['settle prepared', 'settle prepared --json   # [] when nothing is in doubt'],
+  examples: [
+    'settle prepared',
+    'settle prepared --json   # {count: 0, prepared: []} when nothing is in doubt',
+  ],
   options: {},
   async run(ctx) {
     const rows = await withServiceDb('bank_a', (pool) => listAllPrepared(pool));
     const list = rows.map((r) => ({ ...r, ...(parseGid(r.gid) ?? {}) }));
-    if (ctx.json) ctx.emit(list);
+    // An object like every other command's (it was a bare array): {count, prepared: [...]}.
+    if (ctx.json) ctx.emit({ count: list.length, prepared: list });
     else if (list.length === 0) ctx.out('no prepared transactions in doubt');
     else {
       for (const r of list)

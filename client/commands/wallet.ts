@@ -15,9 +15,19 @@ export const walletShow: Command = {
     'settle wallet show alice --as-of 2026-11-24T18:00:00Z --events',
   ],
   options: {
-    'as-of-version': { type: 'string' },
-    'as-of': { type: 'string' },
-    events: { type: 'boolean', default: false },
+    'as-of-version': {
+      type: 'string',
+      placeholder: 'N',
+      description: 'the state after this event version (exit 4 if the wallet has not reached it)',
+      defaultText: 'the latest',
+    },
+    'as-of': {
+      type: 'string',
+      placeholder: 'ISO-TIME',
+      description: 'the state at this time',
+      defaultText: 'now',
+    },
+    events: { type: 'boolean', default: false, description: 'also list the events replayed' },
   },
   positionals: [{ name: 'customer', required: true }],
   async run(ctx) {
@@ -32,6 +42,12 @@ export const walletShow: Command = {
       if (!state)
         throw new CliError(
           `no wallet '${customer}'${asOfVersion || asOf ? ' at that point' : ''}`,
+          EXIT.notFound,
+        );
+      // A version the wallet has not reached is unknown, not "the latest" (the rule in docs/operations.md).
+      if (asOfVersion !== undefined && state.version < asOfVersion)
+        throw new CliError(
+          `wallet '${customer}' has no version ${asOfVersion}: its latest is ${state.version}`,
           EXIT.notFound,
         );
       const events = ctx.values.events

@@ -4,10 +4,13 @@ import type { Client } from '@temporalio/client';
 import { temporalClient } from '../temporal';
 import type { LedgerEntry } from '../../shared';
 import { CliError, EXIT, type Command } from '../cli-kit';
-import { durationFlag } from '../duration';
+import { describeTarget } from '../config';
+import { durationFlag, formatDuration } from '../duration';
+import { DEFAULT_WATCH, isUnreachableError, reportUnfinished, timeoutFlag, timeoutOption } from '../wait';
 import {
   describeTransaction,
   effectiveStatus,
+  ledgerView,
   printLedger,
   queryProgress,
   type TransactionView,
@@ -86,7 +89,11 @@ async function snapshot(
   const event: WatchEvent = {
     workflowId,
     at,
-    status: effectiveStatus(d.typedSearchAttributes.get(SA.status), d.status.name),
+    status: effectiveStatus(
+      d.typedSearchAttributes.get(SA.status),
+      d.status.name,
+      d.typedSearchAttributes.get(SA.pattern),
+    ),
     temporalStatus: d.status.name,
     ledger: [],
     done: false,
@@ -94,7 +101,7 @@ async function snapshot(
   const { progress, note } = await queryProgress(client, workflowId, d.runId);
   if (progress) {
     event.status = progress.status;
-    event.ledger = progress.ledger;
+    event.ledger = ledgerView(progress.ledger);
     if (progress.failure) event.failure = progress.failure;
   }
   if (note) event.note = note;
@@ -126,26 +133,53 @@ export const watch: Command = {
   examples: [
     'settle watch order-o-123',
     'settle watch order-o-123 --json            # one JSON line per change: {workflowId, at, status, temporalStatus, ledger, done}',
-    'settle watch order-o-123 --timeout 2m      # give up (exit 5) if it has not ended within 2 minutes',
+    'settle watch order-o-123 --timeout 2m      # give up (exit 5, last JSON line {timedOut: true, ...}) if it has not ended within 2 minutes',
     'settle order place --customer bob --sku SKU-1 --qty 1 --amount 15 --detach && settle watch order-<id>',
   ],
   options: {
-    interval: { type: 'string' },
-    timeout: { type: 'string' },
+    interval: {
+      type: 'string',
+      placeholder: 'DURATION',
+      description: 'how often to look, 100ms-1m',
+      defaultText: '500ms',
+    },
+    timeout: timeoutOption(DEFAULT_WATCH),
   },
   positionals: [{ name: 'workflowId', required: true }],
   async run(ctx) {
     const workflowId = ctx.positionals[0]!;
     const interval = durationFlag('interval', ctx.values.interval, { max: 60_000 }) ?? 500;
     if (interval < 100) throw new CliError('--interval must be at least 100ms', EXIT.usage);
-    const timeout = durationFlag('timeout', ctx.values.timeout);
+    const timeout = timeoutFlag(ctx, DEFAULT_WATCH);
     const client = await ctx.client();
-    const deadline = timeout === undefined ? undefined : Date.now() + timeout;
+    const deadline = Date.now() + timeout;
+    ctx.note(`watching ${workflowId} until it ends (up to ${formatDuration(timeout)}; --timeout changes it)`);
     let last: WatchEvent | undefined;
     let hinted = false;
     let printed = false;
+    let failures = 0;
     for (;;) {
-      const { event, final } = await snapshot(client, workflowId);
+      let snap;
+      try {
+        snap = await snapshot(client, workflowId);
+        failures = 0;
+      } catch (err) {
+        if (!isUnreachableError(err)) throw err;
+        if (++failures < 3) {
+          await new Promise((r) => setTimeout(r, interval));
+          continue;
+        }
+        return reportUnfinished(
+          ctx,
+          {
+            kind: 'unreachable',
+            status: last?.status ?? 'unknown',
+            message: `lost Temporal at ${describeTarget(ctx.target())} while watching ${workflowId}: ${(err as Error).message.split('\n')[0]}`,
+          },
+          { workflowId, what: workflowId, timeoutMs: timeout, jsonLine: true },
+        );
+      }
+      const { event, final } = snap;
       if (changed(last, event)) {
         if (ctx.json) process.stdout.write(JSON.stringify(event) + '\n');
         // Already over when we arrived: the ledger table below says it all.
@@ -168,11 +202,12 @@ export const watch: Command = {
         }
         return endedWell(final) ? EXIT.ok : EXIT.attention;
       }
-      if (deadline !== undefined && Date.now() >= deadline) {
-        if (!ctx.json)
-          ctx.out(`${workflowId} has not ended after ${String(ctx.values.timeout)}; it is ${event.status}`);
-        return EXIT.attention;
-      }
+      if (Date.now() >= deadline)
+        return reportUnfinished(
+          ctx,
+          { kind: 'timeout', status: event.status },
+          { workflowId, what: workflowId, timeoutMs: timeout, jsonLine: true },
+        );
       await new Promise((r) => setTimeout(r, interval));
     }
   },

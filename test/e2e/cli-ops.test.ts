@@ -22,7 +22,10 @@ import {
 } from '../../shared';
 import { uniqueId } from '../helpers/env';
 import { startTestStack, type TestStack } from '../helpers/stack';
-import { cliEnv, json, runCli, startCli } from './run-cli';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { COMMANDS } from '../../client/commands';
+import { cliEnv, documentedJsonFields, json, jsonKeys, ROOT, runCli, SEEN_DOCS, startCli } from './run-cli';
 
 /** A held step: its activity waits (before touching the database) until the test lets it go. */
 class Gates {
@@ -62,7 +65,11 @@ describe('operator CLI (list, status, watch, cancel, stuck)', () => {
 
   before(async () => {
     ts = await startTestStack();
-    env = cliEnv(ts.stack.temporal.address);
+    // The CLI reads the stack's databases too (unknown references refused up front, wallets, accounts).
+    env = cliEnv(ts.stack.temporal.address, {
+      DATABASE_URL: ts.stack.postgres.url,
+      SETTLE_DB_PREFIX: ts.stack.dbPrefix,
+    });
     const payments = createPaymentsActivities(ts.stack.pools.payments);
     await ts.startWorkers({
       hooks: { beforeAction: (step) => gates.wait(step) },
@@ -131,7 +138,7 @@ describe('operator CLI (list, status, watch, cancel, stuck)', () => {
     const unknown = await runCli(['status', 'order-does-not-exist', '--json'], env);
     assert.equal(unknown.code, EXIT.notFound);
     assert.deepEqual(json(unknown), {
-      error: "no transaction with id 'order-does-not-exist' (see: settle list)",
+      error: "no transaction with id or business key 'order-does-not-exist' (see: settle list)",
       exitCode: EXIT.notFound,
     });
     for (const cmd of ['watch', 'cancel']) {
@@ -180,7 +187,7 @@ describe('operator CLI (list, status, watch, cancel, stuck)', () => {
     );
     assert.equal(
       listed.query,
-      "SettlePattern IS NOT NULL AND SettlePattern = 'saga' AND SettleStatus = 'compensated'",
+      "SettlePattern IS NOT NULL AND SettlePattern = 'saga' AND SettleStatus = 'compensated' AND SettleStatus NOT IN ('relay')",
     );
     const row = listed.transactions.find((t) => t.workflowId === workflowId);
     assert.deepEqual(
@@ -273,8 +280,12 @@ describe('operator CLI (list, status, watch, cancel, stuck)', () => {
     assert.deepEqual({ done: last.done, status: last.status }, { done: true, status: 'completed' });
     const forward = last.ledger.filter((e) => e.kind === 'step');
     assert.deepEqual(
-      forward.slice(0, 4).map((e) => e.name),
-      ['create', 'reserve', 'charge', 'notify'],
+      forward.slice(0, 3).map((e) => e.name),
+      ['create', 'reserve', 'charge'],
+    );
+    assert.ok(
+      forward.some((e) => e.name === 'notify'),
+      JSON.stringify(forward),
     );
     assert.ok(
       forward.every((e) => e.status === 'completed'),
@@ -336,7 +347,8 @@ describe('operator CLI (list, status, watch, cancel, stuck)', () => {
     const s = all.find((t) => t.workflowId === slowId);
     assert.deepEqual(p?.reasons, ['needs-operator', 'running-too-long']);
     assert.equal(p?.status, 'needs-operator');
-    assert.equal(p?.why, '↩ refundPayment needs an operator: GatewayDown: refund gateway offline');
+    // notify runs after the pivot: its failure parks the saga for an operator (nothing to compensate).
+    assert.equal(p?.why, 'notify needs an operator: InjectedFailure: injected failure at notify');
     assert.deepEqual(s?.reasons, ['running-too-long']);
     assert.match(s?.why ?? '', /^reserve running/);
 
@@ -351,8 +363,186 @@ describe('operator CLI (list, status, watch, cancel, stuck)', () => {
     assert.equal(text.code, EXIT.attention);
     assert.match(
       text.stdout,
-      new RegExp(`^${parkedId} +saga +needs-operator .*↩ refundPayment needs an operator`, 'm'),
+      new RegExp(`^${parkedId} +saga +needs-operator .*notify needs an operator`, 'm'),
     );
     assert.match(text.stdout, /need(s)? an operator \(settle resolve <id> retry\|skip\|abort\)/);
+  });
+
+  it('cancel on a saga parked in needs-operator is not sent: exit 5 at once, naming settle resolve (also in bulk)', async () => {
+    const input = order('cancel-parked', 'notify');
+    const workflowId = orderWorkflowId(input.orderId);
+    parked.add(workflowId);
+    const handle = await start(input);
+    await untilStatus(handle, 'needs-operator');
+    await untilVisible(`WorkflowId = '${workflowId}' AND SettleNeedsOperator = true`);
+    const r = await runCli(['cancel', workflowId, '--wait', '--json'], env);
+    assert.equal(r.code, EXIT.attention, r.stderr);
+    const doc = json<{ requested: boolean; status: string; parked: string[]; error: string }>(r);
+    assert.deepEqual(
+      { requested: doc.requested, status: doc.status, parked: doc.parked },
+      { requested: false, status: 'needs-operator', parked: ['notify'] },
+    );
+    assert.match(doc.error, new RegExp(`settle resolve ${workflowId} retry\\|skip\\|abort`));
+    // Still parked, and no cancel request in its history.
+    assert.equal((await handle.query(sagaProgressQuery)).status, 'needs-operator');
+    const history = await handle.fetchHistory();
+    assert.ok(!history.events!.some((e) => e.workflowExecutionCancelRequestedEventAttributes));
+
+    const dry = json<{ dryRun: boolean; transactions: { workflowId: string; outcome: string }[] }>(
+      await runCli(['cancel', '--query', `WorkflowId = '${workflowId}'`, '--dry-run', '--json'], env),
+    );
+    assert.deepEqual(
+      dry.transactions.map((t) => [t.workflowId, t.outcome]),
+      [[workflowId, 'skipped']],
+    );
+
+    // Bulk resolve: the dry run lists it and changes nothing; then skip it for real.
+    const preview = await runCli(
+      [
+        'resolve',
+        '--query',
+        `WorkflowId = '${workflowId}'`,
+        'skip',
+        '--reason',
+        'refunded by hand',
+        '--dry-run',
+        '--json',
+      ],
+      env,
+    );
+    assert.equal(preview.code, EXIT.ok, preview.stderr);
+    assert.deepEqual(
+      json<{ transactions: { workflowId: string; outcome: string }[] }>(preview).transactions.map(
+        (t) => t.outcome,
+      ),
+      ['would-skip'],
+    );
+    assert.equal((await handle.query(sagaProgressQuery)).status, 'needs-operator');
+    const done = await runCli(
+      [
+        'resolve',
+        '--query',
+        `WorkflowId = '${workflowId}'`,
+        'skip',
+        '--reason',
+        'refunded by hand',
+        '--rate',
+        '5/s',
+        '--json',
+      ],
+      env,
+    );
+    assert.equal(done.code, EXIT.ok, done.stderr);
+    assert.deepEqual(
+      json<{ transactions: { outcome: string }[] }>(done).transactions.map((t) => t.outcome),
+      ['accepted'],
+    );
+    assert.equal(((await handle.result()) as { status: string }).status, 'completed');
+  });
+
+  it('status answers by business id, and shows a 2PC transfer with its participants', async () => {
+    const ref = uniqueId('t-status');
+    const placed = await runCli(
+      [
+        'transfer',
+        '--from',
+        'bank-a:alice',
+        '--to',
+        'bank-b:bob',
+        '--amount',
+        '1.25',
+        '--ref',
+        ref,
+        '--json',
+      ],
+      env,
+    );
+    assert.equal(placed.code, EXIT.ok, placed.stderr);
+    const t = json<{ businessKey: string; ref: string; pattern: string; status: string }>(placed);
+    assert.deepEqual([t.businessKey, t.ref, t.pattern, t.status], [ref, ref, '2pc', 'committed']);
+    const view = json<{
+      workflowId: string;
+      pattern: string;
+      status: string;
+      participants: { name: string }[];
+    }>(await runCli(['status', ref, '--json'], env));
+    assert.equal(view.workflowId, `transfer-${ref}`);
+    assert.equal(view.pattern, '2pc');
+    assert.equal(view.status, 'committed');
+    assert.ok(view.participants.length >= 2, JSON.stringify(view));
+    const text = await runCli(['status', ref], env);
+    assert.match(text.stdout, /^ {2}PARTICIPANT +VOTE +OUTCOME/m);
+    json(await runCli(['transfer', 'status', ref, '--json'], env));
+    json(await runCli(['accounts', '--json'], env));
+    const prepared = json<{ count: number; prepared: unknown[] }>(await runCli(['prepared', '--json'], env));
+    assert.equal(prepared.count, prepared.prepared.length);
+  });
+
+  it('one validation rule: bad input exit 2, unknown references exit 4, nothing started', async () => {
+    const place = (extra: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+      runCli(['order', 'place', '--sku', 'SKU-2', '--qty', '1', ...extra], env);
+    const negative = await place(['--customer', 'alice', '--amount', '-5']);
+    assert.equal(negative.code, EXIT.usage);
+    assert.match(negative.stderr, /--amount must be a positive amount .*got '-5' \(it must be positive\)/);
+    assert.doesNotMatch(negative.stderr, /ambiguous/);
+    const zed = await place([
+      '--customer',
+      'zed',
+      '--amount',
+      '5',
+      '--order-id',
+      uniqueId('o-zed'),
+      '--json',
+    ]);
+    assert.equal(zed.code, EXIT.notFound, zed.stderr);
+    assert.match(json<{ error: string }>(zed).error, /no customer 'zed'.*nothing was started/);
+    assert.equal(
+      (await ts.client.workflow.count(`SettleBusinessKey LIKE 'o-zed%'`).catch(() => ({ count: 0 }))).count,
+      0,
+    );
+    const bogus = await runCli(['list', '--status', 'bogus'], env);
+    assert.equal(bogus.code, EXIT.usage);
+    assert.match(bogus.stderr, /--status must be one of/);
+    const version = await runCli(['wallet', 'show', 'alice', '--as-of-version', '9999', '--json'], env);
+    assert.equal(version.code, EXIT.notFound, version.stderr);
+    assert.match(json<{ error: string }>(version).error, /has no version 9999: its latest is \d+/);
+    json(await runCli(['wallet', 'show', 'alice', '--json'], env));
+    json(await runCli(['needs-operator', '--json'], env));
+    json(await runCli(['list', '--json'], env));
+  });
+
+  it('every option in every --help says what it does', () => {
+    for (const c of COMMANDS)
+      for (const [name, o] of Object.entries(c.options))
+        assert.ok((o.description ?? '').length > 0, `settle ${c.name} --${name} has no description`);
+  });
+
+  it('every field any command printed under --json is documented in docs/operations.md', () => {
+    const documented = documentedJsonFields(readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8'));
+    const missing = new Map<string, Set<string>>();
+    for (const { command, doc } of SEEN_DOCS)
+      for (const k of jsonKeys(doc))
+        if (!documented.has(k)) (missing.get(k) ?? missing.set(k, new Set()).get(k)!).add(command);
+    assert.deepEqual(
+      [...missing].map(([k, cmds]) => `${k} (${[...cmds].join(', ')})`),
+      [],
+      'undocumented --json fields',
+    );
+    const commands = new Set(SEEN_DOCS.map((d) => d.command));
+    for (const c of [
+      'order place',
+      'list',
+      'status',
+      'cancel',
+      'stuck',
+      'resolve',
+      'transfer',
+      'transfer status',
+      'accounts',
+      'prepared',
+      'wallet show',
+      'needs-operator',
+    ])
+      assert.ok(commands.has(c), `no --json document of settle ${c} was checked`);
   });
 });
