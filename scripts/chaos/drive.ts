@@ -4,7 +4,12 @@
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { checkInvariants } from '../../services/invariants';
-import { resolveCompensationUpdate, sagaProgressQuery, type OperatorAction } from '../../shared';
+import {
+  coordinatorStateQuery,
+  resolveCompensationUpdate,
+  sagaProgressQuery,
+  type OperatorAction,
+} from '../../shared';
 import type { Cell } from './cells';
 import { endingOf, SPECS, type PatternSpec } from './patterns';
 import type { ArmedFault } from './protocol';
@@ -30,6 +35,9 @@ export interface DriveOptions {
   known: Set<string>;
 }
 
+/** Coordinators that answer coordinatorStateQuery with their decision. */
+const COORDINATED = new Set(['2pc-2', '2pc-4', '3pc']);
+
 function armedFor(cell: Cell, spec: PatternSpec): ArmedFault | undefined {
   const [at, how] = cell.at.split('/');
   switch (cell.fault) {
@@ -43,6 +51,11 @@ function armedFor(cell: Cell, spec: PatternSpec): ArmedFault | undefined {
       return { behaviour: 'fail', at: at!, effectFirst: how === 'skip' };
     case 'same-id':
       return undefined;
+    case 'reset':
+      // A coordinator reset while the held participant stays down until the new run has decided.
+      return COORDINATED.has(cell.pattern)
+        ? { behaviour: 'hold', at: at!, participantDown: at!.split(':')[1] }
+        : { behaviour: 'hold', at: at! };
     default:
       return { behaviour: 'hold', at: at! };
   }
@@ -88,8 +101,13 @@ async function inject(
         requestId: randomUUID(),
         reason: 'chaos: reset to the first workflow task',
       });
+      const next = st.client.workflow.getHandle(wf, r.runId ?? undefined);
+      if (COORDINATED.has(cell.pattern))
+        await until('the new run to decide', async () =>
+          Boolean((await next.query(coordinatorStateQuery).catch(() => undefined))?.decision),
+        );
       st.release(wf);
-      return st.client.workflow.getHandle(wf, r.runId ?? undefined);
+      return next;
     }
     case 'pg-restart':
       await st.restartPostgres();

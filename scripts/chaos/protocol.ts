@@ -25,6 +25,11 @@ export interface ArmedFault {
   at: string;
   delayMs?: number;
   effectFirst?: boolean;
+  /**
+   * hold: every call to this participant (`<phase>:<participant>`, any attempt, any run) is held too until
+   * released: the participant's worker is down (a reset that meets a dead participant).
+   */
+  participantDown?: string;
   released?: boolean;
 }
 

@@ -69,6 +69,18 @@ function wrap(name: string, fn: Fn): Fn {
     const info = Context.current().info;
     const point = pointOf(name, args[0], info.workflowExecution?.workflowId ?? '');
     const fault = point && readControl(CONTROL)[point.workflowId];
+    const down = fault?.participantDown;
+    // After the armed point fired, the participant is down: its every call waits for the release.
+    if (
+      point &&
+      down &&
+      !fault.released &&
+      point.at.endsWith(`:${down}`) &&
+      fired.has(`${point.workflowId}|${fault.at}`)
+    ) {
+      await waitReleased(point.workflowId);
+      return fn(...args);
+    }
     if (!point || !fault || fault.at !== point.at) return fn(...args);
     const key = `${point.workflowId}|${point.at}`;
     if (fault.behaviour !== 'fail' && (info.attempt !== 1 || fired.has(key))) return fn(...args);
