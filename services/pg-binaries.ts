@@ -127,7 +127,11 @@ export function runnableBinaries(
   mkdirSync(SHARED_BINARIES_DIR, { recursive: true, mode: 0o755 });
   chmodSync(SHARED_BINARIES_DIR, 0o755);
   const target = join(SHARED_BINARIES_DIR, `pg-${version}-${hash.slice(0, 16)}`);
-  if (trustedCopy(target, hash)) return binaries(target);
+  const note = `the postgres user cannot reach ${source.root}; running PostgreSQL from a verified copy in ${target}`;
+  if (trustedCopy(target, hash)) {
+    log?.(note);
+    return binaries(target);
+  }
   rmSync(target, { recursive: true, force: true });
   const tmp = `${target}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
