@@ -237,7 +237,9 @@ describe('barrier (real PostgreSQL, real Temporal dev server)', () => {
         await drive({ workflowId });
         const result = (await h.result()) as SagaResult;
         // The caller stops the workers once it has let the late attempt finish (a shutdown waits for it).
-        return { result, outcomes, input, stop: () => workers.stop() };
+        // Barrier keys are bound to the run (issue 9 item 6).
+        const gid = `${workflowId}/${h.firstExecutionRunId}`;
+        return { result, outcomes, input, gid, stop: () => workers.stop() };
       } catch (err) {
         await workers.stop();
         throw err;
@@ -247,7 +249,7 @@ describe('barrier (real PostgreSQL, real Temporal dev server)', () => {
     it('an attempt that starts only after the workflow timed it out and compensated is refused (hanging prevention)', async () => {
       const before = await snapshot();
       const g = gate();
-      const { result, outcomes, input, stop } = await orderWith(
+      const { result, outcomes, input, gid, stop } = await orderWith(
         { beforeAction: (step, attempt) => (step === 'charge' && attempt === 1 ? g.pass() : undefined) },
         async () => {
           await g.entered; // the charge attempt is running (nothing committed yet); the workflow's 1 s deadline is on
@@ -264,10 +266,12 @@ describe('barrier (real PostgreSQL, real Temporal dev server)', () => {
       g.open();
       const late = await outcomes[0];
       await stop();
-      assert.ok(late instanceof ApplicationFailure, 'the late attempt failed');
-      assert.equal(late.type, ERR.barrierRejected);
+      // Refused: by its own cancellation (delivered through its heartbeat) or, if that never reached it, by the
+      // barrier marker its compensation left.
+      assert.ok(late instanceof Error, 'the late attempt failed');
+      if (late instanceof ApplicationFailure && late.type !== 'CancelledFailure')
+        assert.equal(late.type, ERR.barrierRejected);
       assert.deepEqual(await snapshot(), before, 'no charge, no wallet event, stock back where it was');
-      const gid = orderWorkflowId(input.orderId);
       assert.deepEqual(await barrierRows(t.stack.pools.payments, gid, 'charge'), [
         'action/compensate',
         'compensate/compensate',
@@ -279,40 +283,27 @@ describe('barrier (real PostgreSQL, real Temporal dev server)', () => {
       assert.equal(order.rows[0]?.status, 'cancelled');
     });
 
-    it('an attempt that commits only after the workflow timed it out: its compensation waits for the commit and refunds it', async () => {
+    it('an attempt still uncommitted when the workflow times it out is rolled back, never committed late (issue 9 item 2)', async () => {
       const before = await snapshot();
       const g = gate();
-      const { result, outcomes, input, stop } = await orderWith(
+      const { result, outcomes, stop } = await orderWith(
         { beforeCommit: (step, attempt) => (step === 'charge' && attempt === 1 ? g.pass() : undefined) },
         async () => {
-          await g.entered; // the charge is written but not committed
-          // The deadline fires, the workflow compensates: the refund blocks on the uncommitted charge's barrier row.
-          await until('the refund to wait on the in-flight charge', async () => {
-            const r = await t.stack.pools.payments.query(
-              `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-            );
-            return r.rowCount ? true : undefined;
-          });
-          g.open(); // the charge commits now, after the workflow gave up on it
+          await g.entered; // the charge is written but not committed; the workflow's 1 s deadline is on
         },
       );
-      const late = (await outcomes[0]) as { state: string };
-      await stop();
-      assert.equal(late.state, 'applied', 'the late attempt did commit');
+      // The saga gave up on the charge and compensated; the attempt's cancellation reached it through its
+      // heartbeat, which destroyed its connection: the server rolled the charge back.
       assert.equal(result.status, 'compensated');
       assert.equal(result.failure?.type, STEP_TIMEOUT);
+      g.open(); // the abandoned attempt now tries to commit
+      const late = await outcomes[0];
+      await stop();
+      assert.ok(late instanceof Error, `the late attempt did not commit (got ${JSON.stringify(late)})`);
       const refund = result.ledger.find((e) => e.name === 'refundPayment');
-      assert.equal(refund?.noop, false, 'the refund undid the late charge');
-      const after = await snapshot();
-      assert.equal(after.balance, before.balance, 'charged once and refunded once');
-      assert.equal(after.events, before.events + 2, 'one BalanceUpdated for the charge, one for the refund');
-      assert.equal(after.available, before.available);
-      assert.equal(after.reserved, before.reserved);
-      const gid = orderWorkflowId(input.orderId);
-      assert.deepEqual(await barrierRows(t.stack.pools.payments, gid, 'charge'), [
-        'action/action',
-        'compensate/compensate',
-      ]);
+      assert.equal(refund?.status, 'compensated');
+      assert.equal(refund?.noop, true, 'nothing had committed, so nothing was refunded');
+      assert.deepEqual(await snapshot(), before, 'no charge, no wallet event, stock back where it was');
       const report = await checkInvariants(t.stack.pools);
       assert.deepEqual(
         report.checks.filter((c) => !c.ok),
