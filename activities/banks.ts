@@ -201,7 +201,7 @@ export function createParticipantActivities(pool: Pool, config: ParticipantConfi
       checkRef(req);
       validateOps(req.ops);
       try {
-        return await canCommitBranch(pool, req.gid, req, work(req, '3pc'), prepareHooks);
+        return await heartbeating(() => canCommitBranch(pool, req.gid, req, work(req, '3pc'), prepareHooks));
       } catch (err) {
         toVoteError(err);
       }

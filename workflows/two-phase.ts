@@ -67,6 +67,8 @@ export const DEFAULT_ACTIVITY_TIMEOUT = '5s';
 export const DEFAULT_PREPARE_HEARTBEAT_TIMEOUT = '5s';
 /** Runs from here on keep a coordinator log (begin before phase one, write-once decision before phase two). */
 export const COORDINATOR_LOG_PATCH = 'settle-2pc-coordinator-log';
+/** Heuristic outcomes set SettleNeedsOperator from here on. */
+export const HEURISTICS_VISIBLE_PATCH = 'settle-2pc-heuristics-visible';
 /** Sweeps from here on resolve each branch from the coordinator log, one gid at a time. */
 export const SWEEPER_LOG_PATCH = 'settle-sweeper-coordinator-log';
 
@@ -168,6 +170,8 @@ export interface Coordinator {
   snapshot(): CoordinatorState;
   /** Record the final status (committed/aborted) and return the final state. */
   finish(): CoordinatorState;
+  /** A branch ended the other way than the decision (heuristic outcome): recorded and flagged for an operator. */
+  flagAnomaly(anomaly: string): void;
 }
 
 /** State, query, update and search attributes shared by the 2PC and 3PC coordinators. */
@@ -245,7 +249,13 @@ export function createCoordinator(
     setStatus(state.decision === 'commit' ? 'committed' : 'aborted');
     return snapshot();
   };
-  return { state, setStatus, decide, presumed: () => presumedAbort, publish, snapshot, finish };
+  const flagAnomaly = (a: string): void => {
+    state.anomalies.push(a);
+    // A heuristic outcome needs a person: SettleNeedsOperator = true puts it in the operators' list queries.
+    if (useSA && patched(HEURISTICS_VISIBLE_PATCH))
+      upsertSearchAttributes([{ key: SA.needsOperator, value: true }]);
+  };
+  return { state, setStatus, decide, presumed: () => presumedAbort, publish, snapshot, finish, flagAnomaly };
 }
 
 /**
@@ -351,7 +361,7 @@ export async function finishPhaseTwo(
             view.outcome = out.state;
             view.phaseTwo = 'done';
             if (out.state === 'heuristic-rollback' || out.state === 'heuristic-commit')
-              c.state.anomalies.push(`${view.name}: ${out.state} (decision was ${decision})`);
+              c.flagAnomaly(`${view.name}: ${out.state} (decision was ${decision})`);
             c.publish();
             return;
           } catch (err) {

@@ -10,6 +10,7 @@ import { outboxEvent, totalMoney } from '../../services/banks';
 import {
   branchGid,
   coordinatorStateQuery,
+  SA,
   TASK_QUEUES,
   transferWorkflowId,
   type TransferInput,
@@ -207,6 +208,61 @@ describe('two-phase commit: resets, reused ids, sweeper decisions from a durable
     assert.deepEqual(await preparedGids(pools, wf), []);
     assert.equal(await balance(pools, ALICE), alice0 - 555);
     assert.equal(await balance(pools, BOB), bob0 + 555, 'bank-b committed: the decision was commit');
+    await assertSettled(pools, total);
+  });
+
+  it('item 9: heuristic-rollback (an operator rolled a branch back by hand) is reported and flagged for an operator', async () => {
+    const { pools } = t.stack;
+    const [alice0, bob0] = [await balance(pools, ALICE), await balance(pools, BOB)];
+    const i = input(610);
+    const wf = transferWorkflowId(i.ref);
+    hooks.beforeCommitPrepared = async (gid) => {
+      if (gid === branchGid(wf, 'bank-b')) await pools.bank_b.query(`ROLLBACK PREPARED '${gid}'`);
+    };
+    const handle = await start(i);
+    const result = await handle.result();
+    assert.equal(result.decision, 'commit');
+    assert.deepEqual(result.anomalies, ['bank-b: heuristic-rollback (decision was commit)']);
+    assert.equal(result.participants.find((p) => p.name === 'bank-b')?.outcome, 'heuristic-rollback');
+    assert.equal((await handle.describe()).typedSearchAttributes.get(SA.needsOperator), true);
+    assert.equal(await balance(pools, ALICE), alice0 - 610);
+    assert.equal(await balance(pools, BOB), bob0, 'the credit was lost: exactly what the operator is told');
+    // The operator's repair: credit bob by hand.
+    await pools.bank_b.query(
+      `UPDATE accounts SET balance_cents = balance_cents + 610 WHERE account_id = 'bob'`,
+    );
+    await assertSettled(pools, total);
+  });
+
+  it('item 9: heuristic-commit (an operator committed a branch by hand, then the coordinator aborted) is reported and flagged', async () => {
+    const { pools } = t.stack;
+    const alice0 = await balance(pools, ALICE);
+    const i = input(620, { options: { voteTimeout: '3s', activityTimeout: '2s' } });
+    const wf = transferWorkflowId(i.ref);
+    const gate = new Gate();
+    hooks.afterPrepare = async (gid) => {
+      if (gid === branchGid(wf, 'bank-a')) await pools.bank_a.query(`COMMIT PREPARED '${gid}'`);
+    };
+    // bank-b never votes in time, so the coordinator aborts after bank-a was committed by hand.
+    hooks.beforePrepare = (gid) => (gid === branchGid(wf, 'bank-b') ? gate.wait(gid) : undefined);
+    const handle = await start(i);
+    await waitFor(
+      'the abort decision',
+      async () => (await handle.query(coordinatorStateQuery)).decision === 'abort',
+    );
+    gate.open();
+    const result = await handle.result();
+    assert.equal(result.decision, 'abort');
+    assert.deepEqual(result.anomalies, ['bank-a: heuristic-commit (decision was abort)']);
+    assert.equal((await handle.describe()).typedSearchAttributes.get(SA.needsOperator), true);
+    assert.equal(
+      await balance(pools, ALICE),
+      alice0 - 620,
+      'the debit stayed: exactly what the operator is told',
+    );
+    await pools.bank_a.query(
+      `UPDATE accounts SET balance_cents = balance_cents + 620 WHERE account_id = 'alice'`,
+    );
     await assertSettled(pools, total);
   });
 });
