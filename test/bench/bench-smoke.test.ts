@@ -58,7 +58,9 @@ test(
       assert.ok((r.throughput_per_s as number) > 0);
       assert.ok((r.p50_ms as number) <= (r.p95_ms as number) && (r.p95_ms as number) <= (r.p99_ms as number));
       const history = r.history as { events_per_tx: number; bytes_per_tx: number };
-      assert.ok(history.events_per_tx > 10 && history.bytes_per_tx > 1000, 'histories were sampled');
+      // At least started, one workflow task (3 events) and completed: with local steps (the default) the whole
+      // saga can be that one task plus its markers.
+      assert.ok(history.events_per_tx >= 5 && history.bytes_per_tx > 1000, 'histories were sampled');
       const cpu = r.cpu_s as { temporal: number; postgres: number; worker: number };
       assert.ok(cpu.temporal > 0 && cpu.worker > 0, 'CPU of the Temporal server and the worker was measured');
     }
