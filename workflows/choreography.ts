@@ -79,10 +79,20 @@ async function settledWithin(orderId: string, ms: number): Promise<string | unde
   return undefined;
 }
 
-export async function choreographedOrder(input: ChoreographedOrderInput): Promise<ChoreographedOrderResult> {
+export interface ChoreographedOrderOptions {
+  /** Write Settle's search attributes (default true; the time-skipping test server has none registered). */
+  searchAttributes?: boolean;
+}
+
+export async function choreographedOrder(
+  input: ChoreographedOrderInput,
+  options: ChoreographedOrderOptions = {},
+): Promise<ChoreographedOrderResult> {
   const { workflowId, firstExecutionRunId } = workflowInfo();
   const { deadlineMs: _deadline, ...order } = input;
-  upsertSearchAttributes([
+  const upsert: typeof upsertSearchAttributes = (attrs) =>
+    options.searchAttributes === false ? undefined : upsertSearchAttributes(attrs);
+  upsert([
     { key: SA.pattern, value: 'choreography' },
     { key: SA.businessKey, value: input.orderId },
     { key: SA.status, value: 'running' },
@@ -112,7 +122,7 @@ export async function choreographedOrder(input: ChoreographedOrderInput): Promis
     );
   }
   const trails = await Promise.all(SHOP_SERVICES.map((s) => service(s).orderEventTrail(input.orderId)));
-  upsertSearchAttributes([{ key: SA.status, value: status ?? 'unknown' }]);
+  upsert([{ key: SA.status, value: status ?? 'unknown' }]);
   return {
     workflowId,
     orderId: input.orderId,

@@ -1,0 +1,129 @@
+// The choreographed order's business deadline under time skipping, with stubbed services: a stalled order is
+// cancelled (and compensated through OrderExpired) when the deadline passes; one the services settle in time
+// keeps their outcome; a confirmation that beats the expiry wins; a bad deadline fails the start clearly.
+import { Context } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { TASK_QUEUES } from '../../shared';
+import type { ChoreographedOrderInput, ChoreographedOrderResult } from '../../shared/events';
+import type { choreographedOrder } from '../../workflows';
+import { timeSkippingEnv, uniqueId } from '../helpers/env';
+import { withWorkers } from '../helpers/workers';
+
+/**
+ * Stub services: the order settles when the test calls settle(), or never. A running activity holds the test
+ * server's clock; it skips ahead once the wait's attempt ends (its heartbeat timeout), as env.sleep asks.
+ */
+function stubServices(plan: { expiryFinds?: string }) {
+  const calls: string[] = [];
+  let settle: (status: string) => void = () => undefined;
+  const settled = new Promise<string>((resolve) => (settle = resolve));
+  let waiting: () => void = () => undefined;
+  const inFlight = new Promise<void>((resolve) => (waiting = resolve));
+  const orders = {
+    placeChoreographedOrder: () => Promise.resolve(void calls.push('place')),
+    awaitOrderSettled: () => {
+      const ctx = Context.current();
+      waiting();
+      return Promise.race([
+        settled,
+        new Promise<string>((_, reject) =>
+          ctx.cancellationSignal.addEventListener('abort', () => reject(new Error('cancelled')), {
+            once: true,
+          }),
+        ),
+      ]);
+    },
+    expireChoreographedOrder: (input: { orderId: string; reason: string }) => {
+      calls.push(`expire:${input.reason}`);
+      return Promise.resolve(plan.expiryFinds ?? 'cancelled');
+    },
+    orderEventTrail: () => Promise.resolve([]),
+  };
+  const trail = { orderEventTrail: () => Promise.resolve([]) };
+  return {
+    calls,
+    settle: (status: string) => settle(status),
+    inFlight,
+    queues: { [TASK_QUEUES.orders]: orders, [TASK_QUEUES.inventory]: trail, [TASK_QUEUES.payments]: trail },
+  };
+}
+
+describe('choreographed order business deadline (time skipping)', () => {
+  let env: TestWorkflowEnvironment;
+  before(async () => {
+    env = await timeSkippingEnv();
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  const order = (extra: Partial<ChoreographedOrderInput> = {}): ChoreographedOrderInput => ({
+    orderId: uniqueId('o'),
+    customerId: 'alice',
+    sku: 'SKU-1',
+    qty: 1,
+    amountCents: 100,
+    ...extra,
+  });
+  const run = (
+    stub: ReturnType<typeof stubServices>,
+    input: ChoreographedOrderInput,
+    meanwhile: () => Promise<void> = () => Promise.resolve(),
+  ) =>
+    withWorkers(env.nativeConnection, stub.queues, async () => {
+      const result = env.client.workflow.execute<typeof choreographedOrder>('choreographedOrder', {
+        taskQueue: TASK_QUEUES.orchestration,
+        workflowId: uniqueId('choreography'),
+        args: [input, { searchAttributes: false }],
+      });
+      await Promise.race([meanwhile(), result]);
+      const bounded = new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('the order never reached an outcome')), 60_000).unref(),
+      );
+      return Promise.race<ChoreographedOrderResult>([result, bounded]);
+    });
+
+  it('a stalled order is cancelled and compensated when its deadline passes (default 15 min)', async () => {
+    const stub = stubServices({});
+    const r = await run(stub, order(), async () => {
+      await stub.inFlight;
+      await env.sleep('15m');
+    });
+    assert.equal(r.status, 'cancelled');
+    assert.equal(r.expired, true);
+    assert.deepEqual(stub.calls, ['place', `expire:not settled within ${15 * 60_000} ms`]);
+  });
+
+  it('an order settled before its deadline keeps the services outcome', async () => {
+    const stub = stubServices({});
+    const r = await run(stub, order({ deadlineMs: 120_000 }), async () => {
+      await stub.inFlight;
+      stub.settle('confirmed');
+    });
+    assert.equal(r.status, 'confirmed');
+    assert.equal(r.expired, undefined);
+    assert.deepEqual(stub.calls, ['place']);
+  });
+
+  it('a confirmation that beats the expiry stays confirmed', async () => {
+    const stub = stubServices({ expiryFinds: 'confirmed' });
+    const r = await run(stub, order(), async () => {
+      await stub.inFlight;
+      await env.sleep('15m');
+    });
+    assert.equal(r.status, 'confirmed');
+    assert.equal(r.expired, undefined);
+  });
+
+  it('a bad deadline fails the order non-retryably with a clear message', async () => {
+    const stub = stubServices({});
+    await assert.rejects(run(stub, order({ deadlineMs: -5 })), (err: Error) => {
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.match(err.cause?.message ?? '', /deadlineMs must be a positive number/);
+      return true;
+    });
+  });
+});
