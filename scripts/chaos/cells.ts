@@ -36,6 +36,7 @@ const POINT_FAULTS: FaultName[] = [
   'power-loss',
 ];
 const SAGAS: PatternName[] = ['order', 'trip'];
+const TRANSFERS: PatternName[] = ['2pc-2', '2pc-4', 'tcc', '3pc'];
 
 export function cellsOf(pattern: PatternName): Cell[] {
   const spec = SPECS[pattern];
@@ -50,6 +51,9 @@ export function cellsOf(pattern: PatternName): Cell[] {
     cells.push({ pattern, fault: 'compensation-fails', at: `${spec.undo[0]}/abort` });
   }
   cells.push({ pattern, fault: 'same-id', at: 'start' });
+  // Transfers: the first run terminated while a branch is prepared, the second (another amount) must not adopt it.
+  if (TRANSFERS.includes(pattern))
+    cells.push({ pattern, fault: 'same-id', at: `${spec.forward[1]}/terminated` });
   return cells;
 }
 

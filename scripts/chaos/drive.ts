@@ -163,6 +163,24 @@ async function sameId(
   return spec.start(st.client, id, { allowDuplicate: true });
 }
 
+/** Run 1 held at the point (its other branches prepared) and terminated; run 2, another amount, same id. */
+async function sameIdAfterTerminate(
+  st: ChaosStack,
+  spec: PatternSpec,
+  cell: Cell,
+  id: string,
+): Promise<WorkflowHandle> {
+  const wf = spec.workflowId(id);
+  const at = cell.at.split('/')[0]!;
+  st.arm(wf, { behaviour: 'hold', at });
+  const first = await spec.start(st.client, id, {});
+  await st.waitLine(`HIT ${wf} ${at}`);
+  await first.terminate('chaos: terminated before deciding');
+  const second = await spec.start(st.client, id, { allowDuplicate: true, amountCents: 300 });
+  st.release(wf);
+  return second;
+}
+
 const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
   Promise.race([
     p,
@@ -184,7 +202,9 @@ export async function driveCell(
   let injectedAt = t0;
   try {
     let handle: WorkflowHandle;
-    if (cell.fault === 'same-id') handle = await sameId(st, spec, id, violations);
+    if (cell.fault === 'same-id' && cell.at.endsWith('/terminated'))
+      handle = await sameIdAfterTerminate(st, spec, cell, id);
+    else if (cell.fault === 'same-id') handle = await sameId(st, spec, id, violations);
     else {
       st.arm(wf, armed!);
       handle = await spec.start(st.client, id, {
@@ -210,6 +230,7 @@ export async function driveCell(
       violations.push(`ended '${ending}', expected one of ${allowed.join(', ')}`);
     if (
       armed &&
+      cell.fault !== 'same-id' &&
       armed.behaviour !== 'kill-before' &&
       armed.behaviour !== 'kill-after' &&
       cell.fault !== 'power-loss'

@@ -20,6 +20,8 @@ export interface StartOptions {
   giveUpFast?: boolean;
   /** Start with the SDK's default id reuse policy instead of rejecting a duplicate (same-id). */
   allowDuplicate?: boolean;
+  /** Another amount than the default (same-id after a terminated run: the second run must not adopt the first's). */
+  amountCents?: number;
 }
 
 export interface PatternSpec {
@@ -143,7 +145,7 @@ const twoPc2: PatternSpec = {
           ref: id,
           from: { bank: 'bank-a', account: 'alice' },
           to: { bank: 'bank-b', account: 'bob' },
-          amountCents: 100,
+          amountCents: o.amountCents ?? 100,
           ...(o.failing ? { voteNo: 'outbox' } : {}),
           options: transferOptions(o.giveUpFast),
         },
@@ -164,7 +166,7 @@ const twoPc4: PatternSpec = {
     return startWith(client, 'transferK', {
       workflowId: `chaosk-${id}`,
       allowDuplicate: o.allowDuplicate,
-      args: [{ ref: id, k: 4, amountCents: 100, options: transferOptions(o.giveUpFast) }],
+      args: [{ ref: id, k: 4, amountCents: o.amountCents ?? 100, options: transferOptions(o.giveUpFast) }],
     });
   },
   lateMs: () => 4_000,
@@ -185,7 +187,7 @@ const tcc: PatternSpec = {
           ref: id,
           from: { bank: 'bank-a', account: 'carol' },
           to: { bank: 'bank-b', account: 'dave' },
-          amountCents: 100,
+          amountCents: o.amountCents ?? 100,
           ...(o.failing ? { voteNo: 'bank-b' } : {}),
           options: transferOptions(o.giveUpFast),
         },
@@ -214,7 +216,7 @@ const threePc: PatternSpec = {
           ref: id,
           from: { bank: 'bank-a', account: 'erin' },
           to: { bank: 'bank-b', account: 'frank' },
-          amountCents: 100,
+          amountCents: o.amountCents ?? 100,
           ...(o.failing ? { voteNo: 'outbox' } : {}),
           options: transferOptions(o.giveUpFast),
         },
