@@ -7,7 +7,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { applyBankOps, applyOutboxOps } from '../services/banks';
-import { sha256 } from '../services/coordinator-log';
+import { sha256, transactionDigest } from '../services/coordinator-log';
 import { singleFlightThreePhaseTimeouts } from '../services/three-phase-timer';
 import { BusinessRejection } from '../services/shop';
 import {
@@ -25,6 +25,7 @@ import {
 import {
   canonicalJson,
   ERR,
+  unbalancedLegs,
   GID_PREFIX,
   isValidGid,
   parseGid,
@@ -141,6 +142,8 @@ export function createParticipantActivities(pool: Pool, config: ParticipantConfi
     async prepareBranch(req: PrepareRequest): Promise<Vote> {
       checkRef(req);
       validateOps(req.ops);
+      const refused = refuseLegs(req);
+      if (refused) return refused;
       try {
         return await heartbeating(() =>
           prepareBranch(pool, req.gid, work(req, '2pc'), prepareHooks, bindingFor(req)),
@@ -200,6 +203,8 @@ export function createParticipantActivities(pool: Pool, config: ParticipantConfi
     async canCommit(req: CanCommitRequest): Promise<Vote> {
       checkRef(req);
       validateOps(req.ops);
+      const refused = refuseLegs(req);
+      if (refused) return refused;
       try {
         return await heartbeating(() => canCommitBranch(pool, req.gid, req, work(req, '3pc'), prepareHooks));
       } catch (err) {
@@ -257,6 +262,24 @@ export function createParticipantActivities(pool: Pool, config: ParticipantConfi
       return report;
     },
   };
+}
+
+/**
+ * The participant's own check of the whole transaction (a coordinator started by anyone must not mint money):
+ * the legs balance, this branch's ops are its leg, and they are the legs the coordinator logged (digest).
+ */
+function refuseLegs(req: PrepareRequest): Vote | undefined {
+  const no = (reason: string): Vote => ({ vote: 'no', type: ERR.invalidInput, reason });
+  if (!Array.isArray(req.legs) || req.legs.length === 0)
+    return no('a prepare must carry every leg of its transaction (the participant checks they balance)');
+  const unbalanced = unbalancedLegs(req.legs);
+  if (unbalanced) return no(unbalanced);
+  const mine = req.legs.find((l) => l.name === req.participant);
+  if (!mine || canonicalJson(mine.ops) !== canonicalJson(req.ops))
+    return no(`${req.participant}'s ops are not its leg of the transaction`);
+  if (req.digest !== undefined && transactionDigest(req.legs) !== req.digest)
+    return no('the legs are not the ones the coordinator logged');
+  return undefined;
 }
 
 function validateOps(ops: BranchOp[]): void {

@@ -105,6 +105,11 @@ export interface PrepareRequest {
    * a prepare of another operation under the same gid votes no instead of adopting the prepared branch.
    */
   digest?: string;
+  /**
+   * Every leg of the transaction: the participant checks that they balance, that its own ops are its leg, and
+   * (with a digest) that they are what the coordinator logged. A prepare without them votes no.
+   */
+  legs?: LoggedLeg[];
 }
 
 /** 3PC can-commit: a prepare plus the participant-side timeouts it enforces on its own. */
@@ -136,6 +141,26 @@ export function canonicalJson(v: unknown): string {
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
   }
   return JSON.stringify(v) ?? 'null';
+}
+
+/**
+ * Why a set of legs moves money unsafely, or undefined when debits equal credits (Settle has one currency:
+ * cents) and every amount is a positive whole number. Checked by every coordinator and again by every participant.
+ */
+export function unbalancedLegs(legs: readonly { ops: readonly BranchOp[] }[]): string | undefined {
+  let debits = 0;
+  let credits = 0;
+  for (const op of legs.flatMap((l) => l.ops)) {
+    if (op.kind === 'event') continue;
+    if (!Number.isSafeInteger(op.amountCents) || op.amountCents <= 0)
+      return `every amount must be a positive whole number of cents, got ${op.amountCents}`;
+    if (op.kind === 'debit') debits += op.amountCents;
+    else credits += op.amountCents;
+  }
+  if (!Number.isSafeInteger(debits) || !Number.isSafeInteger(credits)) return 'the amounts are too large';
+  if (debits !== credits)
+    return `the legs do not balance: debits ${debits} cents, credits ${credits} cents (they must be equal)`;
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------- coordinator log

@@ -52,10 +52,12 @@ import {
   SA,
   TASK_QUEUES,
   TRANSFER_ERR,
+  unbalancedLegs,
   type CoordinatorOptions,
   type CoordinatorState,
   type CoordinatorStatus,
   type Decision,
+  type LoggedLeg,
   type ParticipantSpec,
   type ParticipantView,
   type PhaseTwoState,
@@ -145,6 +147,8 @@ export function checkParticipants(participants: ParticipantSpec[], workflowId: s
       fail(`workflow id '${workflowId}' cannot be part of a global transaction id`);
     if (!p.queue) fail(`participant ${p.name} has no task queue`);
   }
+  const unbalanced = unbalancedLegs(participants);
+  if (unbalanced) fail(`refused before anything was prepared: ${unbalanced}`);
 }
 
 /**
@@ -376,6 +380,10 @@ export async function finishPhaseTwo(
   );
 }
 
+/** The transaction's legs as the coordinator log digests them and every participant checks them. */
+export const legsOf = (participants: ParticipantSpec[]): LoggedLeg[] =>
+  participants.map((p) => ({ name: p.name, queue: p.queue, ops: p.ops }));
+
 interface Proposal {
   decision: Decision;
   reason: string;
@@ -449,7 +457,17 @@ export async function runTwoPhase(
     const refusal = await collectVotes(c, participants, opts, (p, view) =>
       participantsOf(p.queue, voteOptions(p.queue, opts)).prepareBranch.executeWithOptions(
         { summary: `prepare ${p.name}` },
-        [{ gid: view.gid, workflowId, participant: p.name, ops: p.ops, voteNo: p.voteNo, digest }],
+        [
+          {
+            gid: view.gid,
+            workflowId,
+            participant: p.name,
+            ops: p.ops,
+            voteNo: p.voteNo,
+            digest,
+            legs: legsOf(participants),
+          },
+        ],
       ),
     );
     const forced =

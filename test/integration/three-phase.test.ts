@@ -5,9 +5,15 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { outboxEvent, totalMoney } from '../../services/banks';
-import { enforceThreePhaseTimeouts } from '../../services/xa';
-import { TASK_QUEUES, transferWorkflowId, type TransferInput } from '../../shared';
+import { credit, debit, outboxEvent, totalMoney } from '../../services/banks';
+import { singleFlightThreePhaseTimeouts } from '../../services/three-phase-timer';
+import {
+  abortThreePhaseBranch,
+  canCommitBranch,
+  enforceThreePhaseTimeouts,
+  preCommitBranch,
+} from '../../services/xa';
+import { branchGid, TASK_QUEUES, transferWorkflowId, type TransferInput } from '../../shared';
 import type { inDoubtSweeper, transfer3pc } from '../../workflows';
 import { uniqueId } from '../helpers/env';
 import { startTestStack, type TestStack } from '../helpers/stack';
@@ -166,6 +172,53 @@ describe('three-phase commit (dev server + PostgreSQL prepared transactions)', (
     });
     assert.equal(report.resolved, 3);
     assert.equal(await balance(pools, ALICE), a0);
+    await assertSettled(pools, total);
+  });
+
+  it('item 6: mere delay, no partition, splits a 3PC transaction (a slow pre-commit, a late abort)', async () => {
+    const { pools } = t.stack;
+    const [a0, b0] = [await balance(pools, ALICE), await balance(pools, BOB)];
+    const wf = transferWorkflowId(uniqueId('delay'));
+    const [gidA, gidB] = [branchGid(wf, 'bank-a'), branchGid(wf, 'bank-b')];
+    const timeouts = { waitTimeoutMs: 1000, commitTimeoutMs: 1000 };
+    assert.equal(
+      (
+        await canCommitBranch(pools.bank_a, gidA, timeouts, (tx) =>
+          debit(tx, 'alice', 300).then(() => undefined),
+        )
+      ).vote,
+      'yes',
+    );
+    assert.equal(
+      (
+        await canCommitBranch(pools.bank_b, gidB, timeouts, (tx) =>
+          credit(tx, 'bob', 300).then(() => undefined),
+        )
+      ).vote,
+      'yes',
+    );
+    assert.equal((await preCommitBranch(pools.bank_a, gidA)).state, 'pre-committed');
+    // Nothing is partitioned: bank-b's pre-commit and bank-a's next message are merely slower than the timeouts.
+    // Each participant's own timer (its clock, 5 s later) follows the 3PC rules: bank-a commits, bank-b aborts.
+    const later = new Date(Date.now() + 5000);
+    const a = await singleFlightThreePhaseTimeouts(pools.bank_a, later);
+    const b = await singleFlightThreePhaseTimeouts(pools.bank_b, later);
+    assert.deepEqual(
+      a.map((x) => [x.gid, x.action]),
+      [[gidA, 'commit']],
+    );
+    assert.deepEqual(
+      b.map((x) => [x.gid, x.action]),
+      [[gidB, 'abort']],
+    );
+    // The delayed pre-commit finally arrives and is refused; the coordinator aborts; bank-a already committed.
+    assert.equal((await preCommitBranch(pools.bank_b, gidB)).state, 'refused');
+    assert.equal(await abortThreePhaseBranch(pools.bank_a, gidA), 'heuristic-commit');
+    assert.equal(await balance(pools, ALICE), a0 - 300, 'the debit committed');
+    assert.equal(await balance(pools, BOB), b0, 'the credit did not: atomicity lost without any partition');
+    await pools.bank_a.query(
+      `UPDATE accounts SET balance_cents = balance_cents + 300 WHERE account_id = 'alice'`,
+    );
     await assertSettled(pools, total);
   });
 });
