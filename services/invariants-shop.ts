@@ -176,15 +176,20 @@ export const ordersSettled: InvariantCheck = {
       qty: number;
     }>(`SELECT order_id, status, amount_cents, workflow_id, qty FROM orders`);
     const net = await netCharges(dbs.payments);
-    // Both the orchestrated and the choreographed saga key the reservation '<workflowId>/reserve'.
+    // A reservation is keyed '<workflowId>/reserve' or (bound to the run) '<workflowId>/<run>/reserve';
+    // workflow ids never contain '/', so the first segment names the order's workflow.
     const held = await dbs.inventory.query<{ reservation_id: string; qty: number }>(
-      `SELECT reservation_id, qty FROM reservations WHERE status = 'reserved'`,
+      `SELECT reservation_id, qty FROM reservations WHERE status = 'reserved' AND reservation_id LIKE '%/reserve'`,
     );
-    const holds = new Map(held.rows.map((r) => [r.reservation_id, r.qty]));
+    const holds = new Map<string, number>();
+    for (const r of held.rows) {
+      const wf = r.reservation_id.split('/')[0]!;
+      holds.set(wf, (holds.get(wf) ?? 0) + r.qty);
+    }
     const out: Violation[] = [];
     for (const o of orders.rows) {
       const paid = net.get(o.order_id) ?? 0;
-      const stock = holds.get(`${o.workflow_id}/reserve`) ?? 0;
+      const stock = holds.get(o.workflow_id) ?? 0;
       if (o.status === 'confirmed') {
         if (paid !== Number(o.amount_cents))
           out.push(
@@ -237,23 +242,30 @@ export const barrierConsistent: InvariantCheck = {
   async run(dbs: Dbs, opts) {
     if (!opts?.quiesced) return [];
     const out: Violation[] = [];
-    const pairs: [Queryable, string, string][] = [
-      [dbs.orders, 'create', "SELECT workflow_id AS id FROM orders WHERE workflow_id LIKE 'order-%'"],
+    // The barrier gid is the workflow id, or '<workflowId>/<run>' when the branch is bound to its run.
+    const pairs: [Queryable, string, string, (gid: string) => string][] = [
+      [
+        dbs.orders,
+        'create',
+        `SELECT workflow_id AS id FROM orders WHERE workflow_id LIKE 'order-%'`,
+        (g) => g.split('/')[0]!,
+      ],
       [
         dbs.inventory,
         'reserve',
         `SELECT left(reservation_id, length(reservation_id) - length('/reserve')) AS id FROM reservations WHERE reservation_id LIKE 'order-%/reserve'`,
+        (g) => g,
       ],
     ];
-    for (const [db, branch, business] of pairs) {
+    for (const [db, branch, business, key] of pairs) {
       const rows = new Set((await db.query<{ id: string }>(business)).rows.map((r) => r.id));
       const barrier = new Set(
         (
           await db.query<{ gid: string }>(
-            `SELECT gid FROM barrier WHERE branch = $1 AND op = 'action' AND origin = 'action'`,
+            `SELECT gid FROM barrier WHERE branch = $1 AND op = 'action' AND origin = 'action' AND gid LIKE 'order-%'`,
             [branch],
           )
-        ).rows.map((r) => r.gid),
+        ).rows.map((r) => key(r.gid)),
       );
       for (const g of barrier)
         if (!rows.has(g)) out.push(v(this.name, `${g}/${branch}: barrier says applied, no business row`));

@@ -5,7 +5,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createPaymentsActivities } from '../../activities/shop';
+import { createOrdersActivities, createPaymentsActivities } from '../../activities/shop';
 import { EXIT } from '../../client/cli-kit';
 import { checkInvariants } from '../../services/invariants';
 import { orderWorkflowId, SA, TASK_QUEUES, type OrderInput, type SagaResult } from '../../shared';
@@ -27,12 +27,15 @@ describe('order saga on the real stack', () => {
   const crashAfterCommit = new Set<string>();
   /** Workflows whose refunds fail (a payment gateway outage): their saga parks for an operator. */
   const refundDown = new Set<string>();
+  /** Workflows whose confirmation (the pivot) is refused: everything before it is compensated. */
+  const confirmDown = new Set<string>();
   const wf = (): string => Context.current().info.workflowExecution?.workflowId ?? '';
 
   before(async () => {
     t = await startTestStack();
     env = cliEnv(t.stack.temporal.address);
     const payments = createPaymentsActivities(t.stack.pools.payments);
+    const orders = createOrdersActivities(t.stack.pools.orders);
     await t.startWorkers({
       hooks: {
         afterCommit: (step, attempt) => {
@@ -41,6 +44,13 @@ describe('order saga on the real stack', () => {
         },
       },
       extraActivities: {
+        orders: {
+          confirmOrder: (input: Parameters<typeof orders.confirmOrder>[0]) => {
+            if (confirmDown.has(wf()))
+              throw ApplicationFailure.nonRetryable('the order was withdrawn', 'OrderWithdrawn');
+            return orders.confirmOrder(input);
+          },
+        },
         payments: {
           refundPayment: (input: Parameters<typeof payments.refundPayment>[0]) => {
             if (refundDown.has(wf()))
@@ -98,9 +108,12 @@ describe('order saga on the real stack', () => {
     const id = orderWorkflowId(input.orderId);
     crashAfterCommit.add(id);
     const before = await snapshot('alice', 'SKU-1');
-    const result = (await (await start(input)).result()) as SagaResult;
+    const handle = await start(input);
+    const result = (await handle.result()) as SagaResult;
     assert.equal(result.status, 'completed');
-    assert.deepEqual(result.steps, ['create', 'reserve', 'charge', 'notify', 'confirm']);
+    assert.deepEqual(result.steps, ['create', 'reserve', 'charge', 'confirm', 'notify']);
+    // Barrier keys are bound to the run (issue 9 item 6); the reservation id stays '<workflow id>/reserve'.
+    const gid = `${id}/${handle.firstExecutionRunId}`;
     const after = await snapshot('alice', 'SKU-1');
     assert.equal(after.balance, before.balance - input.amountCents, 'charged exactly once');
     assert.equal(after.events, before.events + 1, 'one BalanceUpdated event');
@@ -117,7 +130,7 @@ describe('order saga on the real stack', () => {
     assert.equal(messages.rowCount, 1, 'one notification');
     assert.equal(await orderStatus(input.orderId), 'confirmed');
     // Every step's second attempt found its first attempt's barrier row: one action row per step, no more.
-    const charge = await t.stack.pools.payments.query('SELECT op FROM barrier WHERE gid = $1', [id]);
+    const charge = await t.stack.pools.payments.query('SELECT op FROM barrier WHERE gid = $1', [gid]);
     assert.deepEqual(charge.rows, [{ op: 'action' }]);
     // The retries were inside each step's activity retry policy: the engine saw no failure.
     assert.ok(result.ledger.every((e) => e.attempts === 0));
@@ -133,10 +146,18 @@ describe('order saga on the real stack', () => {
   it('`settle needs-operator` lists nothing while nothing is parked', async () => {
     const run = await runCli(['needs-operator', '--json'], env);
     assert.equal(run.code, EXIT.ok, run.stderr);
-    assert.deepEqual(json(run), { count: 0, truncated: false, sagas: [] });
+    const doc = json<{ count: number; truncated: boolean; sagas: unknown[] }>(run);
+    assert.deepEqual(
+      { count: doc.count, truncated: doc.truncated, sagas: doc.sagas },
+      {
+        count: 0,
+        truncated: false,
+        sagas: [],
+      },
+    );
   });
 
-  /** Start an order that fails at notify with the refund gateway down: it parks on refundPayment. */
+  /** Start an order whose confirmation is refused with the refund gateway down: it parks on refundPayment. */
   async function parkedOrder(customer: string) {
     const input: OrderInput = {
       orderId: uniqueId('park'),
@@ -144,10 +165,10 @@ describe('order saga on the real stack', () => {
       sku: 'SKU-2',
       qty: 1,
       amountCents: 1999,
-      failAt: 'notify',
     };
     const id = orderWorkflowId(input.orderId);
     refundDown.add(id);
+    confirmDown.add(id);
     const before = await snapshot(customer, 'SKU-2');
     const handle = await start(input);
     // Visibility is eventually consistent: poll the same query the CLI uses until the saga shows up there.
@@ -208,7 +229,7 @@ describe('order saga on the real stack', () => {
     const result = (await handle.result()) as SagaResult;
     assert.equal(result.status, 'compensated');
     assert.deepEqual(result.compensations, [
-      'retractNotification',
+      'revokeConfirmation',
       'refundPayment',
       'releaseStock',
       'cancelOrder',
@@ -237,7 +258,7 @@ describe('order saga on the real stack', () => {
     assert.equal(json(run).reason, 'refunded by bank transfer #4411');
     const result = (await handle.result()) as SagaResult;
     assert.equal(result.status, 'compensated');
-    assert.deepEqual(result.compensations, ['retractNotification', 'releaseStock', 'cancelOrder']);
+    assert.deepEqual(result.compensations, ['revokeConfirmation', 'releaseStock', 'cancelOrder']);
     const refund = result.ledger.find((e) => e.name === 'refundPayment');
     assert.equal(refund?.status, 'skipped');
     assert.equal(refund?.lastError, 'skipped by olga: refunded by bank transfer #4411');
@@ -255,7 +276,7 @@ describe('order saga on the real stack', () => {
     assert.equal(run.code, EXIT.ok, run.stderr);
     const result = (await handle.result()) as SagaResult;
     assert.equal(result.status, 'aborted');
-    assert.deepEqual(result.compensations, ['retractNotification']);
+    assert.deepEqual(result.compensations, ['revokeConfirmation']);
     const after = await snapshot('bob', 'SKU-2');
     assert.equal(after.balance, before.balance - input.amountCents, 'left for finance: still charged');
     assert.equal(after.reserved, before.reserved + input.qty, 'and still reserved');
