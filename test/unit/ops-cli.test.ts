@@ -2,8 +2,9 @@
 // `stuck` says is wrong, what `watch` prints for a change.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CliError, EXIT } from '../../client/cli-kit';
-import { buildListQuery, validatePattern, validateStatus } from '../../client/commands/list';
+import { CliError, EXIT, helpText, joinNegativeValues } from '../../client/cli-kit';
+import { amountFlag, moneyInText } from '../../client/money';
+import { buildListQuery, list, validatePattern, validateStatus } from '../../client/commands/list';
 import { explain } from '../../client/commands/stuck';
 import { describeChanges, endedWell, type WatchEvent } from '../../client/commands/watch';
 import { effectiveStatus } from '../../client/transactions';
@@ -224,5 +225,37 @@ describe('watch: changes', () => {
       '03:04:06.200    ↩ cancelOrder          compensating',
     ]);
     assert.deepEqual(describeChanges(second, { ...second, at: '2026-01-02T03:04:07.000Z' }), []);
+  });
+});
+
+describe('CLI polish', () => {
+  it('says money in money, in messages participants wrote in cents', () => {
+    assert.equal(
+      moneyInText('insufficient balance: alice has 98050 cents, needs 100000'),
+      'insufficient balance: alice has 980.50, needs 1000.00',
+    );
+    assert.equal(moneyInText('carol has 100 cents'), 'carol has 1.00');
+    assert.equal(moneyInText('no money mentioned'), 'no money mentioned');
+  });
+
+  it('--amount -5 reaches our own validation, not the parser', () => {
+    const options = { amount: { type: 'string' as const }, json: { type: 'boolean' as const } };
+    assert.deepEqual(joinNegativeValues(['--amount', '-5', '--json'], options), ['--amount=-5', '--json']);
+    assert.deepEqual(joinNegativeValues(['--json', '-h'], options), ['--json', '-h']);
+    assert.throws(
+      () => amountFlag('-5'),
+      (e: unknown) =>
+        e instanceof CliError &&
+        e.exitCode === EXIT.usage &&
+        /got '-5' \(it must be positive\)/.test(e.message),
+    );
+    assert.equal(amountFlag('9.99'), 999);
+  });
+
+  it('--help gives every option a description, its allowed values and its default', () => {
+    const text = helpText(list);
+    assert.match(text, /--pattern P +only this pattern; one of: saga, 2pc, 3pc, tcc, choreography\n/);
+    assert.match(text, /--limit N +rows per page, 1-10000; default: 50\n/);
+    assert.match(text, /--address HOST:PORT +Temporal frontend to talk to/);
   });
 });
