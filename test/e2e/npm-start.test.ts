@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { checkInvariants } from '../../services/invariants';
 import { closePools, createPools } from '../../services/db';
 import { isAlive } from '../../services/processes';
+import { unmaskUrl } from '../../services/secrets';
 import { quietRuntime } from '../helpers/env';
 import { finalStatuses, startLoad } from '../helpers/load';
 import { localStackEnv, type LocalStackEnv } from '../helpers/local-env';
@@ -84,7 +85,7 @@ describe('npm start supervises its servers and stops on SIGTERM', () => {
     const info = JSON.parse(readFileSync(join(local.dataDir, 'stack.json'), 'utf8')) as {
       databaseUrl: string;
     };
-    const pools = createPools(info.databaseUrl, { max: 2 });
+    const pools = createPools(unmaskUrl(info.databaseUrl, local.dataDir), { max: 2 });
     try {
       const report = await checkInvariants(pools);
       assert.ok(

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { closePools, createPools } from '../../services/db';
 import { checkInvariants } from '../../services/invariants';
 import { freePort } from '../../services/processes';
+import { unmaskUrl } from '../../services/secrets';
 import { quietRuntime } from '../helpers/env';
 import { finalStatuses, startLoad } from '../helpers/load';
 import { localStackEnv, type LocalStackEnv } from '../helpers/local-env';
@@ -55,9 +56,11 @@ describe('servers in one process, each service a worker process of its own', () 
     serversOut = new Output(servers);
     await serversOut.waitFor(/Settle is running/, 180_000);
     assert.ok(serversOut.index(/Workers:\s+none \(--no-workers\)/) >= 0, serversOut.lines.join('\n'));
-    databaseUrl = (
-      JSON.parse(readFileSync(join(local.dataDir, 'stack.json'), 'utf8')) as { databaseUrl: string }
-    ).databaseUrl;
+    // stack.json holds the URL masked; the password is in the install's secret file.
+    const info = JSON.parse(readFileSync(join(local.dataDir, 'stack.json'), 'utf8')) as {
+      databaseUrl: string;
+    };
+    databaseUrl = unmaskUrl(info.databaseUrl, local.dataDir);
     for (const w of WORKERS) {
       const metricsPort = await freePort();
       const child = spawn(
