@@ -15,8 +15,12 @@ import {
   type WorkflowExecuteInput,
   type WorkflowInboundCallsInterceptor,
   type WorkflowInterceptorsFactory,
+  type WorkflowInternalsInterceptor,
+  type ConcludeActivationInput,
+  type ConcludeActivationOutput,
 } from '@temporalio/workflow';
 import { SA, type LedgerEntry } from '../shared';
+import { canonicalStatus } from '../shared/status';
 
 /** Metric names, also used by docs/operations.md and the alert rules. */
 export const METRICS = {
@@ -53,10 +57,10 @@ export function recordCompensation(
     .add(1, { pattern, compensation, outcome });
 }
 
-export function recordNeedsOperator(pattern: string, step: string): void {
+export function recordNeedsOperator(pattern: string, step?: string): void {
   metricMeter
     .createCounter(METRICS.needsOperator, '1', 'Times a transaction parked for an operator')
-    .add(1, { pattern, step });
+    .add(1, step ? { pattern, step } : { pattern });
 }
 
 export function recordPhase(pattern: string, phase: string, durationMs: number): void {
@@ -98,7 +102,7 @@ export function recordResult(pattern: string, result: unknown, totalMs: number):
     typeof r.status === 'string'
       ? r.status
       : (workflowInfo().typedSearchAttributes.get(SA.status) ?? 'completed');
-  recordOutcome(pattern, status);
+  recordOutcome(pattern, canonicalStatus(pattern, status)); // one vocabulary with the CLI (shared/status.ts)
   const ledger = Array.isArray(r.ledger) ? (r.ledger as LedgerEntry[]) : [];
   const steps = ledger.filter((e) => e.kind === 'step');
   const comps = ledger.filter((e) => e.kind === 'compensation');
@@ -135,5 +139,30 @@ class SettleMetricsInbound implements WorkflowInboundCallsInterceptor {
   }
 }
 
+/**
+ * settle_needs_operator_total: counts each time a transaction starts waiting for an operator, for every engine
+ * without touching it. At the end of each activation it reads SettleNeedsOperator (upsertSearchAttributes updates
+ * workflowInfo at once) and counts a false -> true change; while replaying the meter emits nothing, so a worker
+ * rebuilding a parked workflow does not count it again.
+ */
+class SettleNeedsOperatorInternals implements WorkflowInternalsInterceptor {
+  private parked = false;
+  concludeActivation(
+    input: ConcludeActivationInput,
+    next: Next<WorkflowInternalsInterceptor, 'concludeActivation'>,
+  ): ConcludeActivationOutput {
+    const now = workflowInfo().typedSearchAttributes.get(SA.needsOperator) === true;
+    if (now && !this.parked) {
+      const pattern = currentPattern();
+      if (pattern) recordNeedsOperator(pattern);
+    }
+    this.parked = now;
+    return next(input);
+  }
+}
+
 /** Workflow interceptor module entry: pass this file in workflowModules / workflowInterceptorModules. */
-export const interceptors: WorkflowInterceptorsFactory = () => ({ inbound: [new SettleMetricsInbound()] });
+export const interceptors: WorkflowInterceptorsFactory = () => ({
+  inbound: [new SettleMetricsInbound()],
+  internals: [new SettleNeedsOperatorInternals()],
+});

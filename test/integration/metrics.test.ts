@@ -155,6 +155,9 @@ describe('metrics endpoint', () => {
     assert.equal(total(s, GAUGES.needsOperator), 1);
     assert.equal(total(s, GAUGES.running), 1);
     assert.equal(total(s, GAUGES.stuck), 0, 'younger than the 5m threshold');
+    // Counted once, when it parked (emitted from the workflow's interceptor, never again on replay).
+    s = await scrapeUntil((x) => total(x, METRICS.needsOperator, { pattern: 'saga' }) >= 1);
+    assert.equal(total(s, METRICS.needsOperator, { pattern: 'saga', workflowType: 'orderSaga' }), 1);
 
     await handle.executeUpdate(resolveCompensationUpdate, {
       args: [{ action: 'skip', reason: 'refunded by hand', operator: 'metrics-test' }],
