@@ -68,6 +68,7 @@ const COMPENSATIONS = new Set([
   'retractNotification',
   'releaseHold',
   'refundTrip',
+  'revokeConfirmation',
 ]);
 
 interface ActivityArg {
