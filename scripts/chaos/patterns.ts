@@ -62,7 +62,7 @@ const transferOptions = (giveUpFast?: boolean) => ({
 const order: PatternSpec = {
   name: 'order',
   forward: ['create', 'reserve', 'charge', 'notify', 'confirm'],
-  undo: ['undo:create', 'undo:reserve', 'undo:charge', 'undo:notify'],
+  undo: ['undo:create', 'undo:reserve', 'undo:charge'],
   endings: ['completed', 'compensated'],
   workflowId: orderWorkflowId,
   start(client, id, o) {
@@ -77,7 +77,7 @@ const order: PatternSpec = {
           sku: 'SKU-1',
           qty: 1,
           amountCents: 100,
-          ...(o.failing ? { failAt: 'notify' } : {}),
+          ...(o.failing ? { failAt: 'charge' } : {}),
         },
         o.giveUpFast ? { stepTimeouts: Object.fromEntries(steps.map((s) => [s, SAGA_STEP_TIMEOUT])) } : {},
       ],
