@@ -68,9 +68,8 @@ export function createOrdersActivities(pool: Pool, hooks?: FaultHooks) {
 export function createInventoryActivities(pool: Pool, hooks?: FaultHooks) {
   return {
     async reserveStock(input: StepRef & Inject & { sku: string; qty: number }) {
-      // The reservation id is '<workflow id>/reserve' (what `settle check` and the choreography key it by). It
-      // need not name the run: a run reusing the order id is refused at `create`, before it reaches this step.
-      const { gid } = branchKey({ step: input.step });
+      // The reservation id is the branch key itself: unique per saga run and step ('<workflow id>/<run>/reserve').
+      const { gid } = branchKey(input);
       return runAction(
         pool,
         input,

@@ -112,7 +112,7 @@ describe('order saga on the real stack', () => {
     const result = (await handle.result()) as SagaResult;
     assert.equal(result.status, 'completed');
     assert.deepEqual(result.steps, ['create', 'reserve', 'charge', 'confirm', 'notify']);
-    // Barrier keys are bound to the run (issue 9 item 6); the reservation id stays '<workflow id>/reserve'.
+    // Barrier keys (and the reservation id derived from them) are bound to the run (issue 9 item 6).
     const gid = `${id}/${handle.firstExecutionRunId}`;
     const after = await snapshot('alice', 'SKU-1');
     assert.equal(after.balance, before.balance - input.amountCents, 'charged exactly once');
@@ -121,7 +121,7 @@ describe('order saga on the real stack', () => {
     assert.equal(after.reserved, before.reserved + input.qty);
     const reservations = await t.stack.pools.inventory.query(
       'SELECT 1 FROM reservations WHERE reservation_id = $1',
-      [`${id}/reserve`],
+      [`${gid}/reserve`],
     );
     assert.equal(reservations.rowCount, 1);
     const messages = await t.stack.pools.notifications.query('SELECT 1 FROM messages WHERE message_id = $1', [
