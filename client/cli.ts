@@ -10,7 +10,9 @@ function overview(): string {
     COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary.split(':')[0]!.split('. ')[0]}`).join('\n') +
     `\n\nEvery command takes --json (one JSON document on stdout) and --help.\n` +
     `Exit codes: 0 ok, 1 error, 2 bad input (nothing started), 3 server unreachable, 4 not found, 5 needs attention.\n` +
-    `Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, DATABASE_URL.\n`
+    `Which Temporal: --address/--namespace, else the running stack's file ($SETTLE_DATA_DIR/stack.json), else SETTLE_TEMPORAL_PORT,\n` +
+    `else TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY / TEMPORAL_TLS_* / TEMPORAL_PROFILE, else localhost:7233.\n` +
+    `Databases: DATABASE_URL, else the running stack's. Waiting commands take --timeout (exit 5 when it runs out).\n`
   );
 }
 
