@@ -22,6 +22,7 @@ import { ensureSweeperScheduleAt } from './in-doubt';
 import { startTccServer } from '../services/tcc-server';
 import { startParticipantTimers } from '../services/participant-timers';
 import { installRuntime, startTransactionGauges } from './metrics';
+import { startOutboxGauges } from './outbox-gauges';
 import { setupTracing } from '../services/tracing';
 import { stackServers, superviseServers, type Supervisor } from './supervisor';
 
@@ -161,6 +162,7 @@ export async function hostStack(
     metrics: metricsUrl !== undefined,
     log,
   });
+  const outboxGauges = metricsUrl !== undefined ? startOutboxGauges(stack.pools, { log }) : undefined;
   // The file holds the database URL masked (the CLI reads the password from the 0600 secret file), and is 0600.
   if (opts.writeStackFile !== false)
     writeFileSync(
@@ -173,6 +175,7 @@ export async function hostStack(
     (stopping ??= (async () => {
       // Workers first, while Temporal and PostgreSQL are still up to take their last completions.
       if (workers.length) log(`stopping ${workers.length} workers (draining in-flight tasks)`);
+      outboxGauges?.stop();
       shutdownWorkers(workers);
       stopRequested();
       await extras.stop();

@@ -14,6 +14,10 @@ export const GAUGES = {
   stuck: 'settle_stuck_transactions',
   /** Transactions running now (long-lived service workflows such as the outbox relays left out). */
   running: 'settle_running_transactions',
+  /** Outbox events whose delivery attempts ran out, per outbox (workers/outbox-gauges.ts). */
+  outboxDeadLetters: 'settle_outbox_dead_letters',
+  /** Age in seconds of the oldest unpublished outbox event, per outbox. */
+  outboxRelayLag: 'settle_outbox_relay_lag_seconds',
 } as const;
 
 /** Millisecond buckets for phase durations: from a fast local saga to an hour-long parked one. */

@@ -9,6 +9,7 @@ import { stuck } from './stuck';
 import { needsOperator, resolve } from './operator';
 import { tripAccounts, tripBook } from './trip';
 import { check } from './check';
+import { outboxDeadLetters, outboxRedrive } from './outbox';
 import { barrierPrune } from './barrier';
 import { setup } from './setup';
 import { walletShow, walletSnapshot, walletVerify } from './wallet';
@@ -34,6 +35,8 @@ export const COMMANDS: Command[] = [
   accounts,
   prepared,
   check,
+  outboxDeadLetters,
+  outboxRedrive,
   barrierPrune,
   setup,
 ];

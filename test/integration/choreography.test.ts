@@ -17,6 +17,10 @@ import type { choreographedOrder } from '../../workflows';
 import { ensureRelays, RELAY_SUPERVISOR_SCHEDULE_ID } from '../../workers/relays';
 import { uniqueId } from '../helpers/env';
 import { waitFor } from '../helpers/transfers';
+import type { MetricMeter } from '@temporalio/common';
+import { GAUGES } from '../../workers/metrics';
+import { startOutboxGauges } from '../../workers/outbox-gauges';
+import { cliEnv, json, runCli } from '../e2e/run-cli';
 import { startTestStack, type TestStack } from '../helpers/stack';
 
 describe('choreographed order saga: outbox, relay, inbox (real Temporal + PostgreSQL)', () => {
@@ -200,10 +204,39 @@ describe('choreographed order saga: outbox, relay, inbox (real Temporal + Postgr
       `UPDATE event_outbox SET payload = jsonb_set(payload, '{qty}', '1') WHERE event_key = $1`,
       [poisonKey],
     );
-    await t.stack.pools.orders.query(
-      `UPDATE event_outbox SET dead_at = NULL, attempts = 0 WHERE event_id = $1`,
-      [`OrderPlaced:${poisonKey}`],
-    );
+    // The Prometheus gauges: a dead letter in the orders outbox, and its lag (the poison event is unpublished).
+    const gauges = new Map<string, number>();
+    const meter = {
+      createGauge: (name: string) => ({
+        set: (value: number, tags?: { outbox?: string }) => gauges.set(`${name}{${tags?.outbox}}`, value),
+      }),
+    } as unknown as MetricMeter;
+    const g = startOutboxGauges(t.stack.pools, { meter, intervalMs: 3_600_000 });
+    await g.refresh();
+    g.stop();
+    assert.ok((gauges.get(`${GAUGES.outboxDeadLetters}{orders}`) ?? 0) >= 1);
+    assert.ok((gauges.get(`${GAUGES.outboxRelayLag}{orders}`) ?? 0) > 0);
+    assert.equal(gauges.get(`${GAUGES.outboxDeadLetters}{transfers}`), 0);
+    // The operator's view and redrive, through the CLI.
+    const env = cliEnv(t.stack.temporal.address, {
+      DATABASE_URL: t.stack.postgres.url,
+      SETTLE_DB_PREFIX: t.stack.dbPrefix,
+    });
+    const listed = await runCli(['outbox', 'dead-letters', '--json'], env);
+    assert.equal(listed.code, 5, 'dead letters need attention');
+    const letters = json<{ outbox: string; eventId: string; heldBack: number; lastError: string }[]>(listed);
+    const letter = letters.find((d) => d.eventId === `OrderPlaced:${poisonKey}`);
+    assert.ok(letter, listed.stdout);
+    assert.equal(letter.outbox, 'orders');
+    assert.equal(letter.heldBack, 1);
+    assert.match(letter.lastError, /invalid input syntax/);
+    assert.equal((await runCli(['outbox', 'redrive'], env)).code, 2, 'neither an id nor --all');
+    assert.equal((await runCli(['outbox', 'redrive', 'no-such-event'], env)).code, 4);
+    const redriven = await runCli(['outbox', 'redrive', `OrderPlaced:${poisonKey}`, '--json'], env);
+    assert.equal(redriven.code, 0, redriven.stderr);
+    assert.deepEqual(json(redriven), {
+      redriven: [{ outbox: 'orders', eventId: `OrderPlaced:${poisonKey}` }],
+    });
     await waitFor(
       'both events of the key published after the redrive',
       async () => {
