@@ -187,7 +187,8 @@ export class ChaosStack {
       if (pid) process.kill(pid, 'SIGKILL');
       await until('the postmaster to die', () => !pid || !alive(pid), 30_000);
     } else await this.postgres.stop();
-    this.postgres = await startEmbeddedPostgres({ dataDir, port });
+    // The superuser password lives in the stack directory's secrets (services/stack.ts passes the same).
+    this.postgres = await startEmbeddedPostgres({ dataDir, port, secretsDataDir: this.dir });
   }
 
   async restartTemporal(opts: { kill?: boolean } = {}): Promise<void> {
