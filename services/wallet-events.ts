@@ -169,8 +169,12 @@ export async function appendEvent(
   const version = expectedVersion + 1;
   const schema = event.type === 'BalanceUpdated' ? 2 : 1;
   try {
+    // clock_timestamp(), not now(): now() is the transaction's start, so a writer that began before another
+    // but appended after it (the caller holds the stream's lock) would stamp a later version with an earlier
+    // time, and an as-of read would include an event recorded after its instant.
     await tx.query(
-      `INSERT INTO wallet_events (stream_id, version, type, schema_version, data) VALUES ($1, $2, $3, $4, $5)`,
+      `INSERT INTO wallet_events (stream_id, version, type, schema_version, data, recorded_at)
+       VALUES ($1, $2, $3, $4, $5, clock_timestamp())`,
       [customerId, version, event.type, schema, JSON.stringify(event.data)],
     );
   } catch (err) {

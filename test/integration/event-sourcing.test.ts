@@ -56,6 +56,34 @@ describe('event-sourced wallets (real PostgreSQL)', () => {
     assert.deepEqual((await verifyProjection(pool())).mismatches, []);
   });
 
+  it('stamps events in version order (clock_timestamp after the lock), so an as-of read never includes a later version', async () => {
+    // Writer A starts its transaction first (now() is fixed there) but appends after writer B committed.
+    const a = await pool().connect();
+    try {
+      await a.query('BEGIN');
+      await a.query('SELECT now()');
+      await withTransaction(pool(), (tx) => chargeWallet(tx, 'carol', 10, 'writer B'));
+      await chargeWallet(a, 'carol', 20, 'writer A');
+      await a.query('COMMIT');
+    } finally {
+      a.release();
+    }
+    const events = await readEvents(pool(), 'carol');
+    const [b, late] = events.slice(-2);
+    assert.deepEqual(
+      [b!.data, late!.data],
+      [
+        { amountCents: -10, reason: 'writer B' },
+        { amountCents: -20, reason: 'writer A' },
+      ],
+    );
+    assert.ok(
+      late!.recordedAt >= b!.recordedAt,
+      `v${late!.version} at ${late!.recordedAt} before v${b!.version} at ${b!.recordedAt}`,
+    );
+    await withTransaction(pool(), (tx) => refundWallet(tx, 'carol', 30, 'undo the test charges'));
+  });
+
   it('reads a version-1 event through its upcaster', async () => {
     await pool().query(
       `INSERT INTO wallet_events (stream_id, version, type, schema_version, data) VALUES ('legacy', 1, 'UserCreated', 1, '{"name":"Old","email":"old@example.com"}'),
