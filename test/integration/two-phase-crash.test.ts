@@ -5,7 +5,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -224,7 +224,12 @@ describe('two-phase commit under crashes (worker SIGKILL, PostgreSQL restart, la
       assert.equal(before.length, 3);
 
       await postgres.stop();
-      restartedPostgres = await startEmbeddedPostgres({ dataDir: postgres.dataDir, port: postgres.port });
+      restartedPostgres = await startEmbeddedPostgres({
+        dataDir: postgres.dataDir,
+        // The stack keeps the generated superuser password in its own data dir (the parent of postgres/).
+        secretsDataDir: dirname(postgres.dataDir),
+        port: postgres.port,
+      });
       assert.deepEqual(
         await preparedGids(pools, wf),
         before,
