@@ -123,29 +123,30 @@ describe('outbox relay workflow (dev server, stubbed outbox)', () => {
     assert.equal(new Set(stub.deliveries).size, 200, 'every event delivered');
   });
 
-  it('dead-letters a poison event after its attempts and holds back only its key', async () => {
-    // Keys a, b, c; a's first event cannot be applied.
-    const events = orderPlaced(9, (i) => ['a', 'b', 'c'][i % 3]!);
-    const stub = stubOutbox(events, new Set(['OrderPlaced:0']));
-    const workflowId = uniqueId('relay-poison');
+  /** Run the orders relay over the stub until its outbox is idle; fails if it does not get there (a stall). */
+  async function drain(stub: ReturnType<typeof stubOutbox>, options: Record<string, number>): Promise<void> {
     await withWorkers(
       native,
       { [TASK_QUEUES.orders]: stub.source, [TASK_QUEUES.inventory]: stub.subscriber },
       async () => {
         const run = client.workflow.execute<typeof outboxRelay>('outboxRelay', {
           taskQueue: TASK_QUEUES.orchestration,
-          workflowId,
-          args: [
-            'orders',
-            { batch: 100, waitMs: 200, stopWhenIdle: 1, deliveryAttempts: 3, retryInitialMs: 10 },
-          ],
+          workflowId: uniqueId('relay'),
+          args: ['orders', { waitMs: 200, stopWhenIdle: 1, ...options }],
         });
         const bounded = new Promise<never>((_, reject) =>
-          setTimeout(() => reject(new Error('the relay stalled behind the poison event')), 60_000).unref(),
+          setTimeout(() => reject(new Error('the relay stalled')), 60_000).unref(),
         );
         await Promise.race([run, bounded]);
       },
     );
+  }
+
+  it('dead-letters a poison event after its attempts and holds back only its key', async () => {
+    // Keys a, b, c; a's first event cannot be applied.
+    const events = orderPlaced(9, (i) => ['a', 'b', 'c'][i % 3]!);
+    const stub = stubOutbox(events, new Set(['OrderPlaced:0']));
+    await drain(stub, { batch: 100, deliveryAttempts: 3, retryInitialMs: 10 });
     assert.deepEqual([...stub.dead.keys()], ['OrderPlaced:0']);
     assert.match(stub.dead.get('OrderPlaced:0')!, /malformed payload/);
     const keyOf = (id: string) => events.find((e) => e.eventId === id)!.key;
@@ -161,21 +162,7 @@ describe('outbox relay workflow (dev server, stubbed outbox)', () => {
       { seq: 1, eventId: 'Bogus:1', topic: 'Bogus', key: 'k', payload: {} },
       ...orderPlaced(1).map((e) => ({ ...e, seq: 2 })),
     ]);
-    await withWorkers(
-      native,
-      { [TASK_QUEUES.orders]: stub.source, [TASK_QUEUES.inventory]: stub.subscriber },
-      async () => {
-        const run = client.workflow.execute<typeof outboxRelay>('outboxRelay', {
-          taskQueue: TASK_QUEUES.orchestration,
-          workflowId: uniqueId('relay-topic'),
-          args: ['orders', { waitMs: 200, stopWhenIdle: 1 }],
-        });
-        const bounded = new Promise<never>((_, reject) =>
-          setTimeout(() => reject(new Error('the relay failed on an unknown topic')), 60_000).unref(),
-        );
-        await Promise.race([run, bounded]);
-      },
-    );
+    await drain(stub, {});
     assert.match(stub.dead.get('Bogus:1') ?? '', /no subscriber/);
     assert.deepEqual([...stub.published], ['OrderPlaced:0']);
   });
