@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { eventBusMigration } from './choreography';
 import { eventOutboxDeadLetterMigration, transferOutboxRelayMigration } from './outbox-relay';
 import { transferNoticesMigration } from './transfer-notices';
+import { globalPositionMigration } from './event-store';
 import type { Migration, Pools, ServiceName } from './db';
 import {
   inventoryMigrations,
@@ -25,7 +26,14 @@ export const SERVICES: Record<ServiceName, ServiceSpec> = {
     migrations: [...inventoryMigrations, eventBusMigration, eventOutboxDeadLetterMigration],
     seed: (p) => seedShop(p),
   },
-  payments: { migrations: [...paymentsMigrations, eventBusMigration, eventOutboxDeadLetterMigration] },
+  payments: {
+    migrations: [
+      ...paymentsMigrations,
+      eventBusMigration,
+      eventOutboxDeadLetterMigration,
+      globalPositionMigration,
+    ],
+  },
   notifications: { migrations: [...notificationsMigrations, transferNoticesMigration] },
   bank_a: { migrations: bankMigrations, seed: (p) => seedBank(p.bank_a, 'bank-a') },
   bank_b: { migrations: bankMigrations, seed: (p) => seedBank(p.bank_b, 'bank-b') },

@@ -1,0 +1,87 @@
+// The event store's global position on a real PostgreSQL: two concurrent appends that commit out of order.
+// A reader following a bare bigserial (`position > last`) skips the one that commits late; readAllForward
+// holds the later event back until the earlier transaction finishes, and then delivers both, in order.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { withTransaction } from '../../services/db';
+import { readAllForward, START, type GlobalPosition } from '../../services/event-store';
+import { chargeWallet, refundWallet } from '../../services/shop';
+import { startTestDatabases, type TestDatabases } from '../helpers/db';
+
+describe('event store global position (real PostgreSQL)', () => {
+  let db: TestDatabases;
+  before(async () => {
+    db = await startTestDatabases();
+  });
+  after(async () => {
+    await db?.teardown();
+  });
+  const pool = () => db.pools.payments;
+
+  async function readToEnd(from: GlobalPosition): Promise<{ at: GlobalPosition; reasons: string[] }> {
+    let at = from;
+    const reasons: string[] = [];
+    for (;;) {
+      const batch = await readAllForward(pool(), at, 2);
+      if (batch.length === 0) return { at, reasons };
+      for (const e of batch) reasons.push((e.data as { reason?: string }).reason ?? e.type);
+      at = batch[batch.length - 1]!.at;
+    }
+  }
+  const naiveAfter = async (position: number): Promise<{ position: number; reason: string }[]> =>
+    (
+      await pool().query<{ p: string; reason: string }>(
+        `SELECT global_position AS p, data->>'reason' AS reason FROM wallet_events WHERE global_position > $1 ORDER BY global_position`,
+        [position],
+      )
+    ).rows.map((r) => ({ position: Number(r.p), reason: r.reason }));
+
+  it('reads every seeded event once, in order, from the start', async () => {
+    const all = await readToEnd(START);
+    const count = await pool().query<{ n: string }>('SELECT count(*) AS n FROM wallet_events');
+    assert.equal(all.reasons.length, Number(count.rows[0]!.n));
+  });
+
+  it('never skips an append that commits after a later one (the gap problem)', async () => {
+    const start = await readToEnd(START);
+    const naiveStart = Math.max(0, ...(await naiveAfter(0)).map((e) => e.position));
+    const early = await pool().connect();
+    try {
+      // The early writer takes the lower position but commits last.
+      await early.query('BEGIN');
+      await chargeWallet(early, 'alice', 1, 'early writer');
+      await withTransaction(pool(), (tx) => chargeWallet(tx, 'bob', 1, 'late writer'));
+      // While the early one is in flight: the naive reader sees only the late event and moves past it...
+      const naive = await naiveAfter(naiveStart);
+      assert.deepEqual(
+        naive.map((e) => e.reason),
+        ['late writer'],
+      );
+      // ...readAllForward holds it back (an earlier transaction may still commit before it).
+      assert.deepEqual((await readToEnd(start.at)).reasons, []);
+      await early.query('COMMIT');
+      // The naive reader, past the late event, never sees the early one: skipped for good.
+      assert.deepEqual(await naiveAfter(naive[0]!.position), []);
+    } finally {
+      early.release();
+    }
+    assert.deepEqual((await readToEnd(start.at)).reasons, ['early writer', 'late writer']);
+    await withTransaction(pool(), (tx) => refundWallet(tx, 'alice', 1, 'undo'));
+    await withTransaction(pool(), (tx) => refundWallet(tx, 'bob', 1, 'undo'));
+  });
+
+  it('a rolled-back append leaves no gap a reader waits on', async () => {
+    const start = await readToEnd(START);
+    const tx = await pool().connect();
+    try {
+      await tx.query('BEGIN');
+      await chargeWallet(tx, 'alice', 1, 'rolled back');
+      await tx.query('ROLLBACK');
+    } finally {
+      tx.release();
+    }
+    await withTransaction(pool(), (t) => chargeWallet(t, 'carol', 1, 'after the rollback'));
+    assert.deepEqual((await readToEnd(start.at)).reasons, ['after the rollback']);
+    await withTransaction(pool(), (t) => refundWallet(t, 'carol', 1, 'undo'));
+  });
+});
