@@ -65,3 +65,10 @@ export async function readAllForward(db: Db, from: GlobalPosition, limit = 500):
     recordedAt: e.recorded_at.toISOString(),
   }));
 }
+
+/** A position as operators and scripts write it: `<transaction id>:<position>` (`0:0` is the start). */
+export const formatPosition = (p: GlobalPosition): string => `${p.txId}:${p.position}`;
+export function parsePosition(text: string): GlobalPosition | undefined {
+  const m = /^(\d+):(\d+)$/.exec(text.trim());
+  return m ? { txId: m[1]!, position: Number(m[2]) } : undefined;
+}

@@ -10,6 +10,7 @@ import { needsOperator, resolve } from './operator';
 import { tripAccounts, tripBook } from './trip';
 import { check } from './check';
 import { outboxDeadLetters, outboxRedrive } from './outbox';
+import { eventsTail } from './events';
 import { barrierPrune } from './barrier';
 import { setup } from './setup';
 import { walletShow, walletSnapshot, walletVerify } from './wallet';
@@ -37,6 +38,7 @@ export const COMMANDS: Command[] = [
   check,
   outboxDeadLetters,
   outboxRedrive,
+  eventsTail,
   barrierPrune,
   setup,
 ];

@@ -7,6 +7,7 @@ import { withTransaction } from '../../services/db';
 import { readAllForward, START, type GlobalPosition } from '../../services/event-store';
 import { chargeWallet, refundWallet } from '../../services/shop';
 import { startTestDatabases, type TestDatabases } from '../helpers/db';
+import { cliEnv, json, runCli } from '../e2e/run-cli';
 
 describe('event store global position (real PostgreSQL)', () => {
   let db: TestDatabases;
@@ -68,6 +69,22 @@ describe('event store global position (real PostgreSQL)', () => {
     assert.deepEqual((await readToEnd(start.at)).reasons, ['early writer', 'late writer']);
     await withTransaction(pool(), (tx) => refundWallet(tx, 'alice', 1, 'undo'));
     await withTransaction(pool(), (tx) => refundWallet(tx, 'bob', 1, 'undo'));
+  });
+
+  it('settle events tail reads in global order and resumes from the position it printed', async () => {
+    const env = cliEnv('127.0.0.1:1', { DATABASE_URL: db.postgres.url, SETTLE_DB_PREFIX: `t${process.pid}` });
+    const first = await runCli(['events', 'tail', '--limit', '3', '--json'], env);
+    assert.equal(first.code, 0, first.stderr);
+    const page = json<{ position: string; streamId: string; version: number }[]>(first);
+    assert.equal(page.length, 3);
+    const all = await readToEnd(START);
+    const rest = await runCli(['events', 'tail', '--from', page[2]!.position, '--json'], env);
+    assert.equal(
+      json<unknown[]>(rest).length,
+      all.reasons.length - 3,
+      'resumed exactly after the third event',
+    );
+    assert.equal((await runCli(['events', 'tail', '--from', 'yesterday'], env)).code, 2);
   });
 
   it('a rolled-back append leaves no gap a reader waits on', async () => {
