@@ -51,6 +51,8 @@ export interface PostgresHandle {
   /** Embedded only: the postmaster's pid, and a promise settled when it exits (the host supervises it). */
   pid?: number;
   exited?: Promise<string>;
+  /** Embedded only: start it again with the same options (after a crash: the host's supervisor). */
+  restart?: () => Promise<PostgresHandle>;
   stop(): Promise<void>;
 }
 
@@ -292,6 +294,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     clusterDir: home,
     pid: child.pid,
     exited,
+    restart: () => startEmbeddedPostgres(opts),
     stop,
   };
 }

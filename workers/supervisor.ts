@@ -2,7 +2,7 @@
 // stack is up, it says so on the console and starts it again with backoff (1s, 2s, 4s... capped), so the
 // transactions the crash interrupted resume by themselves. After too many failed restarts in a row it gives up
 // and the host stops with a clear error and a non-zero exit. The workers and pools reconnect on their own.
-import { startEmbeddedPostgres, type PostgresHandle } from '../services/postgres';
+import type { PostgresHandle } from '../services/postgres';
 import type { Stack } from '../services/stack';
 import type { DevServerHandle } from '../services/temporal-server';
 
@@ -94,13 +94,15 @@ export function superviseServers(servers: SupervisedServer[], opts: SupervisorOp
 export function stackServers(stack: Stack): SupervisedServer[] {
   const servers: SupervisedServer[] = [];
   const pg = stack.postgres;
-  if (pg.embedded && pg.pid !== undefined && pg.exited && pg.dataDir && pg.port) {
-    const { dataDir, port } = pg;
+  if (pg.embedded && pg.pid !== undefined && pg.exited && pg.restart) {
     const asServer = (h: PostgresHandle): SupervisedServer => ({
       name: 'PostgreSQL',
       pid: h.pid ?? 0,
       exited: h.exited ?? new Promise<string>(() => undefined),
-      restart: async () => asServer(await startEmbeddedPostgres({ dataDir, port })),
+      restart: async () => {
+        if (!h.restart) throw new Error('this PostgreSQL cannot be restarted');
+        return asServer(await h.restart());
+      },
       stop: () => h.stop(),
     });
     servers.push(asServer(pg));
