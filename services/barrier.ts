@@ -3,7 +3,8 @@
 // attempt that timed out can still commit later, so every branch goes through here:
 //  - idempotent: a retried action or compensation finds its row and does nothing twice;
 //  - null compensation: a compensation for an action that never committed records itself and does nothing;
-//  - hanging: an action that arrives after its compensation finds the compensation's marker and is refused.
+//  - hanging: an action that arrives after its compensation finds the compensation's marker and is refused;
+//    so is one that committed and was compensated since (a reset run meets the earlier run's rows).
 import type { Pool, PoolClient } from 'pg';
 import { withTransaction, type Migration, type TransactionOptions } from './db';
 
@@ -34,8 +35,8 @@ export type CompensationOutcome = { state: 'applied' } | { state: 'duplicate' } 
 
 export class BarrierRejectedError extends Error {
   override name = 'BarrierRejected';
-  constructor(key: BranchKey) {
-    super(`${key.gid}/${key.branch}: the action arrived after its compensation and was refused`);
+  constructor(key: BranchKey, why = 'arrived after its compensation') {
+    super(`${key.gid}/${key.branch}: the action ${why} and was refused`);
   }
 }
 
@@ -54,11 +55,20 @@ export async function barrierAction<T>(
         [key.gid, key.branch],
       );
       if (ins.rowCount === 0) {
+        // FOR SHARE waits for a compensation of this branch still in flight (it locks the action row first).
         const row = await tx.query<{ origin: string; result: T }>(
-          `SELECT origin, result FROM barrier WHERE gid = $1 AND branch = $2 AND op = 'action'`,
+          `SELECT origin, result FROM barrier WHERE gid = $1 AND branch = $2 AND op = 'action' FOR SHARE`,
           [key.gid, key.branch],
         );
         if (row.rows[0]?.origin === 'compensate') throw new BarrierRejectedError(key);
+        // An action that committed and was then compensated (a reset run, a business id reused on the same key)
+        // was undone: answering "duplicate" would let the saga go forward on it. A separate statement, so it sees
+        // a compensation that committed while the lock above waited.
+        const undone = await tx.query(
+          `SELECT 1 FROM barrier WHERE gid = $1 AND branch = $2 AND op = 'compensate'`,
+          [key.gid, key.branch],
+        );
+        if (undone.rowCount) throw new BarrierRejectedError(key, 'was compensated already');
         return { state: 'duplicate', result: row.rows[0]?.result as T };
       }
       const result = await action(tx);
@@ -86,6 +96,12 @@ export async function barrierCompensation<T>(
   return withTransaction(
     pool,
     async (tx) => {
+      // Lock a committed action row first: a duplicate of the action arriving meanwhile waits for this
+      // compensation's outcome instead of answering "done" for what is being undone.
+      await tx.query(`SELECT 1 FROM barrier WHERE gid = $1 AND branch = $2 AND op = 'action' FOR UPDATE`, [
+        key.gid,
+        key.branch,
+      ]);
       const mine = await tx.query(
         `INSERT INTO barrier (gid, branch, op, origin) VALUES ($1, $2, 'compensate', 'compensate') ON CONFLICT DO NOTHING`,
         [key.gid, key.branch],

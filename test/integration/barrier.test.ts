@@ -124,6 +124,46 @@ describe('barrier (real PostgreSQL, real Temporal dev server)', () => {
       assert.equal(holds.rowCount, 0);
     });
 
+    it('an action that committed and was compensated since is refused, not answered "duplicate" (a reset run)', async () => {
+      const pool = t.stack.pools.trip;
+      const key = { gid: uniqueId('b'), branch: 'flight' };
+      const before = await seats(pool, 'FL-100');
+      assert.equal((await barrierAction(pool, key, hold(key.gid))).state, 'applied');
+      assert.deepEqual(await barrierCompensation(pool, key, release), { state: 'applied' });
+      await assert.rejects(barrierAction(pool, key, hold(key.gid)), BarrierRejectedError);
+      assert.equal(await seats(pool, 'FL-100'), before, 'the seat stays given back');
+    });
+
+    it('a duplicate action arriving while its compensation is in flight waits for it, then is refused', async () => {
+      const pool = t.stack.pools.trip;
+      const key = { gid: uniqueId('b'), branch: 'flight' };
+      await barrierAction(pool, key, hold(key.gid));
+      const g = gate();
+      const compensation = barrierCompensation(pool, key, async (tx, held: { holdId: string }) => {
+        await release(tx, held);
+        await g.pass(); // uncommitted: the undo is not visible yet
+      });
+      await g.entered;
+      const duplicate = barrierAction(pool, key, hold(key.gid)).then(
+        (r) => r,
+        (e: unknown) => e,
+      );
+      // Either the duplicate already answered (the old behaviour) or it waits on the compensation's lock.
+      const waiting = await Promise.race([
+        duplicate.then(() => false),
+        until('the duplicate to wait on the compensation', async () => {
+          const r = await pool.query(
+            `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          );
+          return r.rowCount ? true : undefined;
+        }),
+      ]);
+      g.open();
+      assert.deepEqual(await compensation, { state: 'applied' });
+      assert.ok(waiting, 'the duplicate waited for the compensation');
+      assert.ok((await duplicate) instanceof BarrierRejectedError, 'then it was refused');
+    });
+
     it('a rolled-back action leaves no barrier row: its compensation is a null compensation', async () => {
       const pool = t.stack.pools.trip;
       const key = { gid: uniqueId('b'), branch: 'flight' };

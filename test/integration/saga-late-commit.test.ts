@@ -21,6 +21,7 @@ import {
   type TripInput,
 } from '../../shared';
 import { uniqueId } from '../helpers/env';
+import { resetToFirstWorkflowTask } from '../helpers/reset';
 import { startTestStack, type TestStack } from '../helpers/stack';
 
 /** A point in an activity that waits until the test opens it, and tells the test it got there. */
@@ -43,6 +44,8 @@ describe('saga late commits and reused business ids (real PostgreSQL, real Tempo
   let t: TestStack;
   /** Per workflow id: a gate the first confirm attempt waits at before its transaction. */
   const confirmGates = new Map<string, ReturnType<typeof gate>>();
+  /** Per workflow id: a gate the first confirm attempt waits at after its transaction committed. */
+  const afterConfirmGates = new Map<string, ReturnType<typeof gate>>();
   /** Outcomes of every gated confirm attempt. */
   const confirmOutcomes = new Map<string, Promise<unknown>>();
   const wf = (): string => Context.current().info.workflowExecution?.workflowId ?? '';
@@ -52,6 +55,8 @@ describe('saga late commits and reused business ids (real PostgreSQL, real Tempo
     const hooks = {
       beforeAction: (step: string, attempt: number) =>
         step === 'confirm' && attempt === 1 ? confirmGates.get(wf())?.pass() : undefined,
+      afterCommit: (step: string, attempt: number) =>
+        step === 'confirm' && attempt === 1 ? afterConfirmGates.get(wf())?.pass() : undefined,
     };
     const orders = createOrdersActivities(t.stack.pools.orders, hooks);
     await t.startWorkers({
@@ -131,6 +136,36 @@ describe('saga late commits and reused business ids (real PostgreSQL, real Tempo
     assert.equal(await balance('alice'), before.balance, 'refunded');
     assert.equal(await available('SKU-1'), before.available, 'stock released');
     assert.deepEqual(result.compensations.slice(0, 1), ['revokeConfirmation'], 'the pivot is fenced first');
+  });
+
+  it('a reset after a compensation that revoked a late-committed pivot neither confirms nor notifies', async () => {
+    const input = order({ customerId: 'bob', sku: 'SKU-2' });
+    const workflowId = orderWorkflowId(input.orderId);
+    const g = gate();
+    afterConfirmGates.set(workflowId, g);
+    const before = { balance: await balance('bob'), available: await available('SKU-2') };
+    const h = await t.client.workflow.start('orderSaga', {
+      taskQueue: TASK_QUEUES.orchestration,
+      workflowId,
+      args: [input, { stepTimeouts: { confirm: '1s' } }],
+    });
+    await g.entered; // the confirmation committed; its attempt never reports back before the pivot's deadline
+    const first = (await h.result()) as SagaResult;
+    assert.equal(first.status, 'compensated');
+    assert.equal(first.compensations[0], 'revokeConfirmation');
+    assert.equal(await orderStatus(input.orderId), 'cancelled', 'the committed confirmation was revoked');
+    g.open();
+    // An operator resets the finished run to its first workflow task: the new run meets the old run's rows.
+    const runId = await resetToFirstWorkflowTask(t.client, workflowId);
+    const again = (await t.client.workflow.getHandle(workflowId, runId).result()) as SagaResult;
+    assert.notEqual(again.status, 'completed', 'an undone saga is not reported completed');
+    assert.equal(await orderStatus(input.orderId), 'cancelled');
+    assert.deepEqual({ balance: await balance('bob'), available: await available('SKU-2') }, before);
+    const sent = await t.stack.pools.notifications.query(
+      "SELECT 1 FROM messages WHERE message_id LIKE $1 || '/%' AND status = 'sent'",
+      [input.orderId],
+    );
+    assert.equal(sent.rowCount, 0, 'the customer is not told a cancelled order is confirmed');
   });
 
   // ---------------------------------------------------------------------------------------------- item 2
