@@ -4,6 +4,7 @@ import { eventBusMigration } from './choreography';
 import { eventOutboxDeadLetterMigration, transferOutboxRelayMigration } from './outbox-relay';
 import { transferNoticesMigration } from './transfer-notices';
 import { globalPositionMigration } from './event-store';
+import { eventIdentityMigration } from './event-append';
 import type { Migration, Pools, ServiceName } from './db';
 import {
   inventoryMigrations,
@@ -32,6 +33,7 @@ export const SERVICES: Record<ServiceName, ServiceSpec> = {
       eventBusMigration,
       eventOutboxDeadLetterMigration,
       globalPositionMigration,
+      eventIdentityMigration,
     ],
   },
   notifications: { migrations: [...notificationsMigrations, transferNoticesMigration] },

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { withTransaction } from '../../services/db';
+import { appendToStream, type ExpectedVersion } from '../../services/event-append';
+import { ConcurrencyError } from '../../services/wallet-events';
 import { readAllForward, START, type GlobalPosition } from '../../services/event-store';
 import { chargeWallet, refundWallet } from '../../services/shop';
 import { startTestDatabases, type TestDatabases } from '../helpers/db';
@@ -85,6 +87,52 @@ describe('event store global position (real PostgreSQL)', () => {
       'resumed exactly after the third event',
     );
     assert.equal((await runCli(['events', 'tail', '--from', 'yesterday'], env)).code, 2);
+  });
+
+  it('an append is idempotent by event id and carries its metadata; expected-version modes', async () => {
+    const ev = (eventId: string) => ({
+      eventId,
+      type: 'UserCreated',
+      schemaVersion: 1,
+      data: { name: 'Dora', email: 'dora@example.com' },
+      metadata: { correlationId: 'wf-dora', causationId: 'signup' },
+    });
+    const stream = `dora-${process.pid}`;
+    const first = await withTransaction(pool(), (tx) => appendToStream(tx, stream, 'no-stream', ev('e-1')));
+    const again = await withTransaction(pool(), (tx) => appendToStream(tx, stream, 'no-stream', ev('e-1')));
+    assert.deepEqual(again, { ...first, duplicate: true }, 'the same id again answers the first append');
+    const rows = await pool().query<{ metadata: unknown }>(
+      'SELECT metadata FROM wallet_events WHERE stream_id = $1',
+      [stream],
+    );
+    assert.deepEqual(rows.rows, [
+      { metadata: { correlationId: 'wf-dora', causationId: 'signup', schemaVersion: 1 } },
+    ]);
+    const refused = (expected: ExpectedVersion, id: string) =>
+      assert.rejects(
+        withTransaction(pool(), (tx) => appendToStream(tx, stream, expected, ev(id))),
+        ConcurrencyError,
+      );
+    await refused('no-stream', 'e-2');
+    await refused(0, 'e-2');
+    await withTransaction(pool(), (tx) =>
+      appendToStream(tx, `none-${process.pid}`, 'stream-exists', ev('e-3')),
+    ).then(
+      () => assert.fail('stream-exists on a missing stream'),
+      (err: Error) => assert.ok(err instanceof ConcurrencyError),
+    );
+    assert.equal(
+      (await withTransaction(pool(), (tx) => appendToStream(tx, stream, 1, ev('e-4')))).version,
+      2,
+    );
+    assert.equal(
+      (await withTransaction(pool(), (tx) => appendToStream(tx, stream, 'stream-exists', ev('e-5')))).version,
+      3,
+    );
+    assert.equal(
+      (await withTransaction(pool(), (tx) => appendToStream(tx, stream, 'any', ev('e-6')))).version,
+      4,
+    );
   });
 
   it('a rolled-back append leaves no gap a reader waits on', async () => {
