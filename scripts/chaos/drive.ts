@@ -1,12 +1,17 @@
 // One cell: start the pattern's workflow with the fault armed at its point, inject the fault when the worker
 // reaches the point, let everything settle, then read the invariants straight from the databases (one snapshot
 // per database, every cell's data included: the invariants are global).
-import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { checkInvariants } from '../../services/invariants';
 import {
   coordinatorStateQuery,
   resolveCompensationUpdate,
+  TASK_QUEUES,
   sagaProgressQuery,
   type OperatorAction,
 } from '../../shared';
@@ -181,6 +186,17 @@ async function sameIdAfterTerminate(
   return second;
 }
 
+/**
+ * A second run of a business id that was already used for another operation may be refused (it fails with
+ * TransactionIdReused, nothing prepared): a legitimate ending for same-id cells only.
+ */
+function refusal(cell: Cell, err: unknown): { status: string } {
+  const cause = (err as { cause?: { type?: string } }).cause;
+  if (cell.fault === 'same-id' && err instanceof WorkflowFailedError && cause?.type === 'TransactionIdReused')
+    return { status: 'refused' };
+  throw err;
+}
+
 const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
   Promise.race([
     p,
@@ -219,13 +235,14 @@ export async function driveCell(
     }
     injectedAt = Date.now();
     const result: unknown = await withTimeout<unknown>(
-      handle.result(),
+      handle.result().catch((err: unknown) => refusal(cell, err)),
       opts.closeTimeoutMs,
       'the run did not close',
     );
     const ending = endingOf(result);
     const how = cell.at.split('/')[1];
-    const allowed = how === 'abort' ? ['aborted'] : spec.endings;
+    const allowed =
+      how === 'abort' ? ['aborted'] : cell.fault === 'same-id' ? [...spec.endings, 'refused'] : spec.endings;
     if (!allowed.includes(ending))
       violations.push(`ended '${ending}', expected one of ${allowed.join(', ')}`);
     if (
@@ -247,6 +264,8 @@ export async function driveCell(
     last = (await readInvariants(st, opts)).filter((x) => !opts.known.has(x));
     quiesced = Date.now();
     if (last.length === 0 || Date.now() > deadline) break;
+    // The stack's in-doubt sweeper (a schedule in production), run now rather than at its next minute.
+    if (last.some((x) => x.startsWith('no-prepared-transactions'))) await sweepInDoubt(st);
     await new Promise((r) => setTimeout(r, 500));
   }
   violations.push(...last);
@@ -258,6 +277,17 @@ export async function driveCell(
     quiesce_ms: quiesced - injectedAt,
     ms: Date.now() - t0,
   };
+}
+
+async function sweepInDoubt(st: ChaosStack): Promise<void> {
+  await st.client.workflow
+    .execute('inDoubtSweeper', {
+      taskQueue: TASK_QUEUES.orchestration,
+      workflowId: `chaos-sweep-${randomUUID()}`,
+      args: [{ graceMs: 2000 }],
+      workflowExecutionTimeout: '30s',
+    })
+    .catch(() => undefined);
 }
 
 async function readInvariants(st: ChaosStack, opts: DriveOptions): Promise<string[]> {
