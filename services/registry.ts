@@ -5,6 +5,7 @@ import { eventOutboxDeadLetterMigration, transferOutboxRelayMigration } from './
 import { transferNoticesMigration } from './transfer-notices';
 import { globalPositionMigration } from './event-store';
 import { eventIdentityMigration } from './event-append';
+import { projectionsMigration } from './projections';
 import type { Migration, Pools, ServiceName } from './db';
 import {
   inventoryMigrations,
@@ -34,6 +35,7 @@ export const SERVICES: Record<ServiceName, ServiceSpec> = {
       eventOutboxDeadLetterMigration,
       globalPositionMigration,
       eventIdentityMigration,
+      projectionsMigration,
     ],
   },
   notifications: { migrations: [...notificationsMigrations, transferNoticesMigration] },

@@ -11,6 +11,7 @@ import { tripAccounts, tripBook } from './trip';
 import { check } from './check';
 import { outboxDeadLetters, outboxRedrive } from './outbox';
 import { eventsTail } from './events';
+import { projectionsStatus } from './projections';
 import { barrierPrune } from './barrier';
 import { setup } from './setup';
 import { walletShow, walletSnapshot, walletVerify } from './wallet';
@@ -39,6 +40,7 @@ export const COMMANDS: Command[] = [
   outboxDeadLetters,
   outboxRedrive,
   eventsTail,
+  projectionsStatus,
   barrierPrune,
   setup,
 ];

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { withTransaction } from '../../services/db';
 import { appendToStream, type ExpectedVersion } from '../../services/event-append';
 import { ConcurrencyError } from '../../services/wallet-events';
+import { projectOnce } from '../../services/projections';
 import { readAllForward, START, type GlobalPosition } from '../../services/event-store';
 import { chargeWallet, refundWallet } from '../../services/shop';
 import { startTestDatabases, type TestDatabases } from '../helpers/db';
@@ -133,6 +134,42 @@ describe('event store global position (real PostgreSQL)', () => {
       (await withTransaction(pool(), (tx) => appendToStream(tx, stream, 'any', ev('e-6')))).version,
       4,
     );
+  });
+
+  it('the customer_spending projector moves its checkpoint with its read model; projections status shows the lag', async () => {
+    const env = cliEnv('127.0.0.1:1', { DATABASE_URL: db.postgres.url, SETTLE_DB_PREFIX: `t${process.pid}` });
+    const status = async () =>
+      json<
+        {
+          name: string;
+          position: string;
+          lag_events: number;
+          lag_seconds: number;
+          last_error: string | null;
+        }[]
+      >(await runCli(['projections', 'status', '--json'], env));
+    const before = (await status()).find((s) => s.name === 'customer_spending')!;
+    assert.ok(before.lag_events > 0, 'nothing projected yet');
+    while ((await projectOnce(pool(), 'customer_spending', 7)) > 0);
+    const caughtUp = (await status()).find((s) => s.name === 'customer_spending')!;
+    assert.deepEqual([caughtUp.lag_events, caughtUp.last_error], [0, null]);
+    const spent = async () =>
+      (
+        await pool().query<{ c: string }>(
+          `SELECT charged_cents AS c FROM customer_spending WHERE customer_id = 'bob'`,
+        )
+      ).rows[0]?.c;
+    const was = Number((await spent()) ?? 0);
+    await withTransaction(pool(), (tx) => chargeWallet(tx, 'bob', 250, 'projected charge'));
+    assert.equal((await status()).find((s) => s.name === 'customer_spending')!.lag_events, 1);
+    assert.equal(await projectOnce(pool(), 'customer_spending'), 1);
+    assert.equal(
+      await projectOnce(pool(), 'customer_spending'),
+      0,
+      'applied once: the checkpoint moved with it',
+    );
+    assert.equal(Number(await spent()), was + 250);
+    await withTransaction(pool(), (tx) => refundWallet(tx, 'bob', 250, 'undo'));
   });
 
   it('a rolled-back append leaves no gap a reader waits on', async () => {
