@@ -39,7 +39,15 @@ export const barrierPrune: Command = {
     'settle barrier prune --older-than 30d',
     'settle barrier prune --older-than 90d --dry-run --json',
   ],
-  options: { 'older-than': { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  options: {
+    'older-than': {
+      type: 'string',
+      placeholder: 'DURATION',
+      description: 'age of the rows to delete (at least 1d; e.g. 30d, 12h)',
+      defaultText: '30d',
+    },
+    'dry-run': { type: 'boolean', description: 'count what would be deleted, delete nothing' },
+  },
   async run(ctx) {
     const olderThanMs = durationFlag('older-than', ctx.values['older-than'] ?? '30d')!;
     if (olderThanMs < MIN_RETENTION_MS)

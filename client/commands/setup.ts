@@ -23,7 +23,12 @@ export const setup: Command = {
     'TEMPORAL_ADDRESS=temporal.internal:7233 TEMPORAL_NAMESPACE=payments settle setup --json',
     'TEMPORAL_PROFILE=cloud settle setup --skip-search-attributes   # Temporal Cloud: attributes added in its UI or tcld',
   ],
-  options: { 'skip-search-attributes': { type: 'boolean' } },
+  options: {
+    'skip-search-attributes': {
+      type: 'boolean',
+      description: 'register only the schedule (Temporal Cloud: add the attributes in its UI or with tcld)',
+    },
+  },
   async run(ctx) {
     const client = await ctx.client();
     let searchAttributes: Awaited<ReturnType<typeof ensureSearchAttributes>> | 'skipped' = 'skipped';
