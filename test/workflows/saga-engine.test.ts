@@ -210,6 +210,7 @@ interface Call {
   attempt: number;
   seen?: unknown;
   result?: unknown;
+  run?: string;
 }
 
 function stubs(initial: Plan) {
@@ -244,6 +245,7 @@ function stubs(initial: Plan) {
         activityAttempt: Context.current().info.attempt,
         attempt: c.attempt,
         seen: c.seen,
+        run: c.run,
       });
       await behave(c.step);
       return { step: c.step, token: `${c.step}-token` };
@@ -797,6 +799,29 @@ describe('saga engine (time-skipping, stub activities)', () => {
     );
     assert.ok(['a', 'p', 'f', 'g', 'h'].every((n) => result.steps.includes(n)));
     assert.equal(s.names('act').filter((n) => n === 'p').length, 1, 'the pivot ran once');
+    assert.ok(
+      s.calls.filter((c) => c.name === 'f').every((c) => c.run === first),
+      'every run of the chain keeps the barrier keys of its first run',
+    );
+  });
+
+  it('a chain started before run-bound barrier keys keeps its (workflow id, step) keys after continue-as-new', async () => {
+    // What a legacy execution (no run in its checkpoint) hands to the run it continues as.
+    const { result, s } = await run(
+      {},
+      {
+        resume: {
+          stage: engineDefinition.stages.findIndex((st) => st.steps.some((x) => x.name === 'f')),
+          ledger: [],
+          results: { p: { step: 'p', token: 'p-token' } },
+          completed: ['a', 'b', 'c', 'slow', 'p'],
+        },
+      },
+    );
+    assert.equal(result.status, 'completed');
+    const f = s.calls.filter((c) => c.name === 'f');
+    assert.equal(f.length, 1);
+    assert.equal(f[0]!.run, undefined, 'no switch to new keys mid-saga (a forward step would run twice)');
   });
 
   it('an abort racing a retry leaves no entry parked in the finished saga (issue 9 item 9)', async () => {

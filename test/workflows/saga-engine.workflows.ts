@@ -13,6 +13,8 @@ export interface ActCall {
   attempt: number;
   /** What the step received from earlier steps (typed results). */
   seen?: unknown;
+  /** The saga run the step's barrier key is bound to (StepContext.run). */
+  run?: string;
 }
 export interface UndoCall {
   step: string;
@@ -87,7 +89,7 @@ export const engineDefinition = defineSaga<EngineInput>('engine')
   })
   .forward('f', {
     // Engine-level retries come from the run's options (RunSagaOptions.forwardRetry) so each test picks its own.
-    run: ({ results, attempt }) => fwd.act({ step: 'f', attempt, seen: results.p.token }),
+    run: ({ results, attempt, run }) => fwd.act({ step: 'f', attempt, seen: results.p.token, run }),
   })
   .parallel('gh', (g) =>
     g

@@ -26,6 +26,8 @@ export async function untilDone(
   running: LedgerEntry['status'],
   /** Asked before each engine-level backoff: true stops here (continue-as-new). */
   pause: () => boolean = () => false,
+  /** Asked once the budget is spent: false keeps retrying (an execution from before the budget existed). */
+  budgetApplies: () => boolean = () => true,
 ): Promise<InvokeOutcome> {
   // Counting on from the entry's failures: an entry resumed after continue-as-new keeps its invocation number.
   for (let attempt = entry.attempts + 1; ; attempt++) {
@@ -48,7 +50,7 @@ export async function untilDone(
       entry.attempts += 1;
       entry.lastError = errorText(describeError(err));
       const budget = policy.maximumAttempts ?? Infinity;
-      if (!isNonRetryable(err) && entry.attempts < budget) {
+      if (!isNonRetryable(err) && (entry.attempts < budget || !budgetApplies())) {
         ledger.publish();
         if (pause()) return { outcome: 'paused' };
         await sleep(backoffMs(policy, entry.attempts));

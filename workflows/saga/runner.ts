@@ -30,6 +30,13 @@ import {
 
 /** Barrier keys bound to the run: executions started before this change keep their (workflow id, step) keys. */
 const RUN_BOUND_BARRIER_KEYS = 'saga-barrier-key-per-run';
+/**
+ * Executions started before the run-bound keys (legacy ones) were also started before the forward-step budget and
+ * continue-as-new: their forward steps were retried without limit and never continued as new. A history of theirs
+ * past ten failures has a backoff timer where the budget would ask an operator, so they move to the new behaviour
+ * only at a decision point reached live (this marker), never in a replayed history.
+ */
+const LEGACY_FORWARD_BUDGET = 'saga-forward-budget-legacy';
 
 /** Let an operator update that is still answering finish first (non-cancellable: a cancelled saga still returns). */
 async function handlersDone(): Promise<void> {
@@ -47,8 +54,14 @@ export async function runSaga<I, R>(
   const workflowId = workflowInfo().workflowId;
 
   const resume = opts.resume;
-  const run =
-    resume?.run ?? (patched(RUN_BOUND_BARRIER_KEYS) ? workflowInfo().firstExecutionRunId : undefined);
+  // A continued chain keeps the keys its first run chose: a legacy chain (no run) must not switch keys mid-saga.
+  const run = resume
+    ? resume.run
+    : patched(RUN_BOUND_BARRIER_KEYS)
+      ? workflowInfo().firstExecutionRunId
+      : undefined;
+  const legacy = run === undefined;
+  const budgetApplies = (): boolean => !legacy || patched(LEGACY_FORWARD_BUDGET);
 
   desk.install();
   searchAttributes.identify(opts.pattern ?? 'saga', opts.businessKey);
@@ -81,7 +94,7 @@ export async function runSaga<I, R>(
   // operator: the history stays far below the server's limit however long a forward step keeps failing.
   const mayContinueAsNew = opts.continueAsNew !== undefined;
   const shouldPause = (): boolean => {
-    if (!mayContinueAsNew || !desk.idle) return false;
+    if (!mayContinueAsNew || !desk.idle || !budgetApplies()) return false;
     const info = workflowInfo();
     const limit = opts.continueAsNewAfterEvents;
     return info.continueAsNewSuggested || (limit !== undefined && info.historyLength >= limit);
@@ -107,11 +120,11 @@ export async function runSaga<I, R>(
           if (found === 'finished') return;
           if (!found && s.when && !s.when(ctxFor(s.name))) return;
           const entry = found ?? ledger.startStep(s);
+          const explicitBudget = s.retry?.maximumAttempts ?? opts.forwardRetry?.maximumAttempts;
           const policy: BackoffPolicy = {
             ...opts.forwardRetry,
             ...s.retry,
-            maximumAttempts:
-              s.retry?.maximumAttempts ?? opts.forwardRetry?.maximumAttempts ?? DEFAULT_FORWARD_ATTEMPTS,
+            maximumAttempts: explicitBudget ?? DEFAULT_FORWARD_ATTEMPTS,
           };
           const r = await untilDone(
             ledger,
@@ -121,6 +134,7 @@ export async function runSaga<I, R>(
             (attempt) => withDeadline(timeoutOf(s), s.name, () => s.run(ctxFor(s.name, attempt))),
             'running',
             shouldPause,
+            explicitBudget === undefined ? budgetApplies : undefined,
           );
           if (r.outcome === 'paused') {
             paused = true;
