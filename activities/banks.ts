@@ -33,6 +33,7 @@ import {
   type BranchOp,
   type BranchRef,
   type CanCommitRequest,
+  type LoggedLeg,
   type PhaseTwoOutcome,
   type PreCommitOutcome,
   type PrepareRequest,
@@ -136,6 +137,10 @@ export function createParticipantActivities(pool: Pool, config: ParticipantConfi
           txDigest: req.digest,
           opsDigest: sha256(canonicalJson({ participant: req.participant, ops: req.ops })),
         };
+  // 3PC has no coordinator log: its branches are bound to the digest of the legs every request carries, in a
+  // namespace of its own, so a 2PC branch and a 3PC branch under the same gid are always different operations.
+  const threePhaseBinding = (req: PrepareRequest) =>
+    bindingFor({ ...req, digest: threePhaseDigest(req.legs!) });
 
   return {
     /** 2PC phase one: BEGIN; the checked work; PREPARE TRANSACTION. A business rejection is a no vote. */
@@ -206,23 +211,32 @@ export function createParticipantActivities(pool: Pool, config: ParticipantConfi
       const refused = refuseLegs(req);
       if (refused) return refused;
       try {
-        return await heartbeating(() => canCommitBranch(pool, req.gid, req, work(req, '3pc'), prepareHooks));
+        return await heartbeating(() =>
+          canCommitBranch(pool, req.gid, req, work(req, '3pc'), prepareHooks, threePhaseBinding(req)),
+        );
       } catch (err) {
         toVoteError(err);
       }
     },
     async preCommit(ref: BranchRef): Promise<PreCommitOutcome> {
       checkRef(ref);
-      return preCommitBranch(pool, ref.gid);
+      return preCommitBranch(pool, ref.gid, threePhaseRefDigest(ref));
     },
     async doCommit(ref: BranchRef): Promise<PhaseTwoOutcome> {
       checkRef(ref);
       await hooks.beforeCommitPrepared?.(ref.gid);
-      return { state: await doCommitBranch(pool, ref.gid) };
+      try {
+        return { state: await doCommitBranch(pool, ref.gid, threePhaseRefDigest(ref)) };
+      } catch (err) {
+        toVoteError(err);
+      }
     },
     async abortBranch(ref: BranchRef): Promise<PhaseTwoOutcome> {
       checkRef(ref);
-      return { state: await abortThreePhaseBranch(pool, ref.gid, { heartbeat }) };
+      const txDigest = threePhaseRefDigest(ref);
+      return {
+        state: await abortThreePhaseBranch(pool, ref.gid, { heartbeat, ...(txDigest ? { txDigest } : {}) }),
+      };
     },
 
     /**
@@ -281,6 +295,13 @@ function refuseLegs(req: PrepareRequest): Vote | undefined {
     return no('the legs are not the ones the coordinator logged');
   return undefined;
 }
+
+/** The digest a 3PC branch is bound to: its transaction's legs, marked 3PC (never equal to a 2PC digest). */
+export const threePhaseDigest = (legs: LoggedLeg[]): string => `3pc:${transactionDigest(legs)}`;
+
+/** A 3PC phase-two/three call names its operation by its legs; older coordinators send none (unchecked). */
+const threePhaseRefDigest = (ref: BranchRef): string | undefined =>
+  Array.isArray(ref.legs) && ref.legs.length > 0 ? threePhaseDigest(ref.legs) : undefined;
 
 function validateOps(ops: BranchOp[]): void {
   if (!Array.isArray(ops) || ops.length === 0)

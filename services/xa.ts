@@ -66,17 +66,35 @@ export async function bindingOf(db: Queryable, gid: string): Promise<BranchBindi
   return row && { txDigest: row.tx_digest, opsDigest: row.ops_digest };
 }
 
-/** First binding wins; returns the binding the gid has now (compare it with yours). */
-async function bindBranch(db: Queryable, gid: string, b: BranchBinding): Promise<BranchBinding> {
+/**
+ * Claim the gid for this operation: first binding wins, and a gid that some operation already used without a
+ * binding (a 3PC branch before 3PC bound its branches, a 2PC branch prepared before bindings existed, a tombstone,
+ * a 3PC state row) is never bound afterwards. One statement, so the check and the insert cannot be split.
+ * True when the gid is this operation's.
+ */
+async function claimBranch(db: Queryable, gid: string, b: BranchBinding): Promise<boolean> {
   await db.query(
-    `INSERT INTO xa_branch_bindings (gid, tx_digest, ops_digest) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+    `INSERT INTO xa_branch_bindings (gid, tx_digest, ops_digest)
+     SELECT $1, $2, $3
+      WHERE NOT EXISTS (SELECT 1 FROM xa_branches WHERE gid = $1)
+        AND NOT EXISTS (SELECT 1 FROM threepc_branches WHERE gid = $1)
+        AND NOT EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database())
+     ON CONFLICT DO NOTHING`,
     [gid, b.txDigest, b.opsDigest],
   );
-  return (await bindingOf(db, gid)) ?? b;
+  const now = await bindingOf(db, gid);
+  return now !== undefined && sameBinding(now, b);
 }
 
 const sameBinding = (a: BranchBinding, b: BranchBinding): boolean =>
   a.txDigest === b.txDigest && a.opsDigest === b.opsDigest;
+
+/** The no vote of a prepare whose gid is not its operation's: a plain tombstone (aborted first) says so. */
+async function refusedClaim(db: Queryable, gid: string): Promise<Vote> {
+  if ((await bindingOf(db, gid)) === undefined && (await recordedOutcome(db, gid)) === 'aborted')
+    return { vote: 'no', type: 'BranchAborted', reason: `${gid} was already aborted by the coordinator` };
+  return mismatchVote(gid);
+}
 
 function mismatchVote(gid: string): Vote {
   return {
@@ -156,7 +174,7 @@ export async function prepareBranch(
 ): Promise<Vote> {
   const literal = gidLiteral(gid);
   // Bound first, so "already prepared" and "already committed" below are answers about this very operation.
-  if (binding && !sameBinding(await bindBranch(pool, gid, binding), binding)) return mismatchVote(gid);
+  if (binding && !(await claimBranch(pool, gid, binding))) return await refusedClaim(pool, gid);
   const client = await dedicatedClient(pool);
   let open = false;
   try {
@@ -318,7 +336,12 @@ export async function canCommitBranch(
   timeouts: { waitTimeoutMs: number; commitTimeoutMs: number },
   work: (tx: Client) => Promise<void>,
   hooks: PrepareHooks = {},
+  /** The 3PC operation's binding (threePhaseDigest): claimed before any 3PC state is written for the gid. */
+  binding?: BranchBinding,
 ): Promise<Vote> {
+  // A gid of another operation (a 2PC branch under the same workflow id, an earlier 3PC run with other legs)
+  // is never adopted, and gets no 3PC state: its own coordinator, sweeper or timers resolve it.
+  if (binding && !(await claimBranch(pool, gid, binding))) return await refusedClaim(pool, gid);
   const existing = await pool.query<{ phase: string }>('SELECT phase FROM threepc_branches WHERE gid = $1', [
     gid,
   ]);
@@ -365,7 +388,10 @@ export async function canCommitBranch(
 export async function preCommitBranch(
   pool: Pool,
   gid: string,
+  txDigest?: string,
 ): Promise<{ state: 'pre-committed' | 'already-pre-committed' } | { state: 'refused'; reason: string }> {
+  if (txDigest !== undefined && !(await boundTo(pool, gid, txDigest)))
+    return { state: 'refused', reason: `${gid} is bound to another operation` };
   const r = await pool.query(
     `UPDATE threepc_branches SET phase = 'pre-committed', updated_at = now(),
             deadline = now() + make_interval(secs => commit_timeout_ms / 1000.0)
@@ -385,7 +411,13 @@ export async function preCommitBranch(
 export async function doCommitBranch(
   pool: Pool,
   gid: string,
+  txDigest?: string,
 ): Promise<'committed' | 'already-committed' | 'heuristic-rollback'> {
+  if (txDigest !== undefined && !(await boundTo(pool, gid, txDigest)))
+    throw new BusinessRejection(
+      TRANSFER_ERR.branchMismatch,
+      `${gid} is bound to another operation: this coordinator never prepared it and must not commit it`,
+    );
   await pool.query(
     `UPDATE threepc_branches SET phase = 'committed', updated_at = now() WHERE gid = $1 AND phase <> 'aborted'`,
     [gid],
@@ -396,8 +428,10 @@ export async function doCommitBranch(
 export async function abortThreePhaseBranch(
   pool: Pool,
   gid: string,
-  opts: { heartbeat?: () => void } = {},
+  opts: { heartbeat?: () => void; txDigest?: string } = {},
 ): Promise<'rolled-back' | 'nothing-prepared' | 'heuristic-commit'> {
+  // Another operation's branch under this gid (a 2PC one, an earlier 3PC run's) is not this abort's to touch.
+  if (opts.txDigest !== undefined && !(await boundTo(pool, gid, opts.txDigest))) return 'nothing-prepared';
   const r = await pool.query<{ phase: string }>(
     `UPDATE threepc_branches SET phase = 'aborted', updated_at = now() WHERE gid = $1 AND phase <> 'committed' RETURNING phase`,
     [gid],

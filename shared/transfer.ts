@@ -125,6 +125,8 @@ export interface BranchRef {
   participant: string;
   /** The transaction digest the branch was prepared for; phase two of another operation leaves it alone. */
   digest?: string;
+  /** 3PC: the transaction's legs (the participant binds 3PC branches to their digest); absent for 2PC. */
+  legs?: LoggedLeg[];
 }
 
 /**

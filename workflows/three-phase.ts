@@ -42,6 +42,7 @@ export async function runThreePhase(
   const { workflowId } = workflowInfo();
   const waitTimeoutMs = toMs(opts.waitTimeout ?? DEFAULT_WAIT_TIMEOUT);
   const commitTimeoutMs = toMs(opts.commitTimeout ?? DEFAULT_COMMIT_TIMEOUT);
+  const legs = legsOf(participants);
 
   // Phase 1: can-commit (the participants prepare).
   let refusal = await collectVotes(c, participants, opts, (p, view) =>
@@ -54,7 +55,7 @@ export async function runThreePhase(
           participant: p.name,
           ops: p.ops,
           voteNo: p.voteNo,
-          legs: legsOf(participants),
+          legs,
           waitTimeoutMs,
           commitTimeoutMs,
         },
@@ -74,7 +75,7 @@ export async function runThreePhase(
               view.queue,
               voteOptions(view.queue, opts),
             ).preCommit.executeWithOptions({ summary: `pre-commit ${view.name}` }, [
-              { gid: view.gid, participant: view.name },
+              { gid: view.gid, participant: view.name, legs },
             ]);
             view.preCommitted = ack.state !== 'refused';
             c.publish();
@@ -97,7 +98,8 @@ export async function runThreePhase(
   // Phase 3: do-commit (or abort), until done.
   await finishPhaseTwo(c, (view, decision) => {
     const acts = participantsOf(view.queue, phaseTwoOptions(view.queue, opts));
-    const ref = { gid: view.gid, participant: view.name };
+    // The legs name the operation: a participant leaves a branch of another operation under this gid alone.
+    const ref = { gid: view.gid, participant: view.name, legs };
     return decision === 'commit'
       ? acts.doCommit.executeWithOptions({ summary: `do-commit ${view.name}` }, [ref])
       : acts.abortBranch.executeWithOptions({ summary: `abort ${view.name}` }, [ref]);
