@@ -82,7 +82,8 @@ export async function runAction<T>(
         await hooks?.beforeCommit?.(step, attempt);
         return result;
       },
-      { signal: guard.signal },
+      // A saga never goes forward on a step that was undone (a reset run meets the earlier run's rows).
+      { signal: guard.signal, afterCompensation: 'refuse' },
     );
   } catch (err) {
     translateError(err);

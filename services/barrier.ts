@@ -40,12 +40,21 @@ export class BarrierRejectedError extends Error {
   }
 }
 
+export interface ActionOptions extends TransactionOptions {
+  /**
+   * A duplicate of an action that committed and was compensated since: `refuse` it (sagas: a reset run meets the
+   * earlier run's rows, and going forward on an undone step would confirm an unpaid order), or answer `duplicate`
+   * with the first result (default; TCC, whose participant-side expiry cancels a try its coordinator may retry).
+   */
+  afterCompensation?: 'refuse' | 'duplicate';
+}
+
 /** Run a forward action at most once per (gid, branch). A duplicate returns the first result. */
 export async function barrierAction<T>(
   pool: Pool,
   key: BranchKey,
   action: (tx: PoolClient) => Promise<T>,
-  opts: TransactionOptions = {},
+  opts: ActionOptions = {},
 ): Promise<ActionOutcome<T>> {
   return withTransaction(
     pool,
@@ -61,6 +70,8 @@ export async function barrierAction<T>(
           [key.gid, key.branch],
         );
         if (row.rows[0]?.origin === 'compensate') throw new BarrierRejectedError(key);
+        if (opts.afterCompensation !== 'refuse')
+          return { state: 'duplicate', result: row.rows[0]?.result as T };
         // An action that committed and was then compensated (a reset run, a business id reused on the same key)
         // was undone: answering "duplicate" would let the saga go forward on it. A separate statement, so it sees
         // a compensation that committed while the lock above waited.

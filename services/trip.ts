@@ -134,6 +134,9 @@ export interface Hold {
   resource: string;
 }
 
+/** Advisory lock class for per-trip serialisation (the two-key form: a key space of its own). */
+const TRIP_LOCK_CLASS = 7412;
+
 const INVENTORY: Record<HoldKind, UnitCounter & { what: string }> = {
   flight: { table: 'flights', key: 'flight_id', available: 'seats_available', what: 'seats on flight' },
   hotel: { table: 'hotels', key: 'hotel_id', available: 'rooms_available', what: 'rooms at hotel' },
@@ -153,6 +156,9 @@ export async function placeHold(
   resource: string,
 ): Promise<Hold> {
   const runPrefix = holdId.slice(0, holdId.lastIndexOf('/') + 1);
+  // Serialise the check per trip id until commit: two runs checking at once would each miss the other's
+  // uncommitted hold, and both would hold, charge and try to book one trip.
+  await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [TRIP_LOCK_CLASS, tripId]);
   const other = await tx.query(
     'SELECT 1 FROM holds WHERE trip_id = $1 AND left(hold_id, length($2)) <> $2 LIMIT 1',
     [tripId, runPrefix],

@@ -130,8 +130,14 @@ describe('barrier (real PostgreSQL, real Temporal dev server)', () => {
       const before = await seats(pool, 'FL-100');
       assert.equal((await barrierAction(pool, key, hold(key.gid))).state, 'applied');
       assert.deepEqual(await barrierCompensation(pool, key, release), { state: 'applied' });
-      await assert.rejects(barrierAction(pool, key, hold(key.gid)), BarrierRejectedError);
+      await assert.rejects(
+        barrierAction(pool, key, hold(key.gid), { afterCompensation: 'refuse' }),
+        BarrierRejectedError,
+      );
       assert.equal(await seats(pool, 'FL-100'), before, 'the seat stays given back');
+      // The default (TCC's retried try after its participant-side expiry): the first answer, nothing held twice.
+      assert.equal((await barrierAction(pool, key, hold(key.gid))).state, 'duplicate');
+      assert.equal(await seats(pool, 'FL-100'), before);
     });
 
     it('a duplicate action arriving while its compensation is in flight waits for it, then is refused', async () => {
@@ -144,7 +150,7 @@ describe('barrier (real PostgreSQL, real Temporal dev server)', () => {
         await g.pass(); // uncommitted: the undo is not visible yet
       });
       await g.entered;
-      const duplicate = barrierAction(pool, key, hold(key.gid)).then(
+      const duplicate = barrierAction(pool, key, hold(key.gid), { afterCompensation: 'refuse' }).then(
         (r) => r,
         (e: unknown) => e,
       );
@@ -162,6 +168,38 @@ describe('barrier (real PostgreSQL, real Temporal dev server)', () => {
       assert.deepEqual(await compensation, { state: 'applied' });
       assert.ok(waiting, 'the duplicate waited for the compensation');
       assert.ok((await duplicate) instanceof BarrierRejectedError, 'then it was refused');
+    });
+
+    it('two runs holding for the same trip id at once: the second waits for the first, then is refused', async () => {
+      const pool = t.stack.pools.trip;
+      const tripId = uniqueId('trip');
+      // Two sagas for one trip id (an SDK start under another workflow id): different run-bound keys.
+      const [first, second] = ['run-1', 'run-2'].map((r) => ({ gid: `${tripId}/${r}`, branch: 'flight' }));
+      const before = await seats(pool, 'FL-100');
+      const g = gate();
+      const a = barrierAction(pool, first!, async (tx) => {
+        const h = await placeHold(tx, `${first!.gid}/flight`, tripId, 'flight', 'FL-100');
+        await g.pass(); // uncommitted: the other run cannot see this hold yet
+        return h;
+      });
+      await g.entered;
+      const b = barrierAction(pool, second!, (tx) =>
+        placeHold(tx, `${second!.gid}/flight`, tripId, 'flight', 'FL-100'),
+      ).then(
+        (r) => r,
+        (e: unknown) => e,
+      );
+      await until('the second run to wait on the first', async () => {
+        const r = await pool.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        return r.rowCount ? true : undefined;
+      });
+      g.open();
+      assert.equal((await a).state, 'applied');
+      const out = await b;
+      assert.ok(out instanceof Error && /already exists/.test(out.message), `refused (got ${String(out)})`);
+      assert.equal(await seats(pool, 'FL-100'), before - 1, 'one seat held for the trip, not two');
     });
 
     it('a rolled-back action leaves no barrier row: its compensation is a null compensation', async () => {
