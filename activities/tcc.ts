@@ -18,6 +18,9 @@ export interface TccCall {
   workflowId: string;
   branch: string;
   bank: BankId;
+  /** Confirm/cancel: the leg (account, signed amount) the caller reserved; the server leaves any other alone. */
+  account?: string;
+  amountCents?: number;
 }
 
 export interface TccTryCall extends TccCall {

@@ -29,6 +29,7 @@ import { tccKey, TccVerifier } from './tcc-auth';
 import { barrierAction, barrierCompensation, BarrierRejectedError } from './barrier';
 import { cancelReservation, confirmReservation, listReservations, tryReservation, tccTryKey } from './banks';
 import { isDbTimeout, type Pools } from './db';
+import { isOwnReservation, legOperationOf, otherOperation, type TccLegOperation } from './tcc-binding';
 import { BusinessRejection } from './shop';
 
 export interface TccServerOptions {
@@ -201,18 +202,24 @@ export function createTccHandler(opts: HandlerOptions) {
         expiresAt: b.expiresAt,
       }),
     );
+    // A recorded try under this key is this call's only if it holds this very leg (same id reused: refused).
+    if (out.state === 'duplicate' && !(await isOwnReservation(bankPool(b.bank), id, b)))
+      throw otherOperation(id);
     return { state: out.state, reservationId: id };
   }
-  async function confirmOp(c: CallBody): Promise<object> {
+  async function confirmOp(c: CallBody, leg?: TccLegOperation): Promise<object> {
     const id = reservationId(c.workflowId, c.branch);
+    if (!(await isOwnReservation(bankPool(c.bank), id, leg))) throw otherOperation(id);
     const out = await barrierAction(bankPool(c.bank), confirmKey(c), async (tx) => {
       await confirmReservation(tx, id);
       return { reservationId: id };
     });
     return { state: out.state, reservationId: id };
   }
-  async function cancelOp(c: CallBody): Promise<object> {
+  async function cancelOp(c: CallBody, leg?: TccLegOperation): Promise<object> {
     const id = reservationId(c.workflowId, c.branch);
+    // Another operation's hold is not this cancel's: nothing of the caller's was reserved here.
+    if (!(await isOwnReservation(bankPool(c.bank), id, leg))) return { state: 'noop', reservationId: id };
     const out = await barrierCompensation(bankPool(c.bank), tryKey(c), (tx) => cancelReservation(tx, id));
     return { state: out.state, reservationId: id };
   }
@@ -265,8 +272,8 @@ export function createTccHandler(opts: HandlerOptions) {
         op === 'try'
           ? await tryOp(parseTry(doc, maxAmountCents, faults))
           : op === 'confirm'
-            ? await confirmOp(parseCall(doc))
-            : await cancelOp(parseCall(doc));
+            ? await confirmOp(parseCall(doc), legOperationOf(doc))
+            : await cancelOp(parseCall(doc), legOperationOf(doc));
       await logRequest(op, doc, 200, (answer as { state: string }).state);
       return send(200, answer);
     } catch (err) {

@@ -225,7 +225,14 @@ export async function transferTcc(input: TccInput): Promise<TransferResult> {
       state.legs.map(async (leg) => {
         for (let attempt = 1; ; attempt++) {
           try {
-            const call = { workflowId, branch: leg.branch, bank: leg.bank };
+            // The leg itself names the operation: a reservation of another run under this id is left alone.
+            const call = {
+              workflowId,
+              branch: leg.branch,
+              bank: leg.bank,
+              account: leg.account,
+              amountCents: leg.amountCents,
+            };
             if (confirm)
               await settleActs.tccConfirm.executeWithOptions({ summary: `confirm ${leg.branch}` }, [call]);
             else await settleActs.tccCancel.executeWithOptions({ summary: `cancel ${leg.branch}` }, [call]);
