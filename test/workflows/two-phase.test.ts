@@ -43,12 +43,14 @@ function stubCoordinatorLog(earlier?: { decision: 'commit' | 'abort'; reason: st
   const rows = new Map<string, TransactionRecord>();
   return {
     async beginTransaction(req: BeginTransactionRequest): Promise<TransactionRecord> {
+      await Promise.resolve(); // an activity: answers asynchronously like the real log
       const digest = JSON.stringify(req.legs);
       const rec = rows.get(req.txId) ?? { txId: req.txId, digest, firstRunId: req.runId, ...earlier };
       rows.set(req.txId, rec);
       return rec.digest === digest ? rec : { ...rec, conflict: true };
     },
     async decideTransaction(req: DecideTransactionRequest): Promise<TransactionRecord> {
+      await Promise.resolve();
       const rec = rows.get(req.txId)!;
       if (!rec.decision) Object.assign(rec, { decision: req.decision, reason: req.reason });
       return rec;
