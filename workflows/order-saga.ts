@@ -43,6 +43,8 @@ const inject = (i: OrderInput, step: OrderInput['failAt']): boolean => i.failAt 
  * Orders started before this change notified before the pivot; without the marker they keep doing so on replay.
  */
 const NOTIFY_AFTER_CONFIRM = 'order-notify-after-confirm';
+/** The pivot's barrier fence for orders started before it existed, from their first live compensation on. */
+const PIVOT_FENCE_LEGACY = 'order-pivot-fence-legacy';
 /** Input validated in the workflow (issue 9 item 8); earlier executions with a bad input keep their recorded path. */
 const VALIDATE_INPUT = 'order-validate-input';
 
@@ -123,11 +125,15 @@ export const orderSagaDefinition = defineSaga<OrderInput>('order')
       orders.confirmOrder.executeWithOptions({ summary: `confirm order ${input.orderId}` }, [
         { step: 'confirm', run, orderId: input.orderId },
       ]),
+    // Orders started before the pivot was fenced (legacy keys: no run) compensated without this step; for them
+    // the fence is asked for only when it would run, so a recorded history without it still replays.
     compensate: ({ input, run }) =>
-      undoOrders.revokeConfirmation.executeWithOptions(
-        { summary: `↩ compensate: fence the confirmation of ${input.orderId}` },
-        [{ step: 'confirm', run, orderId: input.orderId }],
-      ),
+      run !== undefined || patched(PIVOT_FENCE_LEGACY)
+        ? undoOrders.revokeConfirmation.executeWithOptions(
+            { summary: `↩ compensate: fence the confirmation of ${input.orderId}` },
+            [{ step: 'confirm', run, orderId: input.orderId }],
+          )
+        : Promise.resolve({ state: 'noop' as const }),
   })
   .forward('notify', { when: () => patched(NOTIFY_AFTER_CONFIRM), run: notify })
   .build();
