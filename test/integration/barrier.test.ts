@@ -202,6 +202,30 @@ describe('barrier (real PostgreSQL, real Temporal dev server)', () => {
       assert.equal(await seats(pool, 'FL-100'), before - 1, 'one seat held for the trip, not two');
     });
 
+    it("a compensation that times out on an in-flight action's lock leaves nothing behind; its retry undoes the action", async () => {
+      const pool = t.stack.pools.trip;
+      const key = { gid: uniqueId('b'), branch: 'flight' };
+      const before = await seats(pool, 'FL-100');
+      const g = gate();
+      const action = barrierAction(pool, key, async (tx) => {
+        const h = await hold(key.gid)(tx);
+        await g.pass(); // holds its barrier row past the compensation's lock_timeout
+        return h;
+      });
+      await g.entered;
+      // lock_timeout (55P03): retryable, and its own compensate row rolled back with it, so the retry is not a
+      // "duplicate" that would never undo the action.
+      await assert.rejects(
+        barrierCompensation(pool, key, release),
+        (e: { code?: string }) => e.code === '55P03',
+      );
+      assert.deepEqual(await barrierRows(pool, key.gid, 'flight'), []);
+      g.open();
+      assert.equal((await action).state, 'applied');
+      assert.deepEqual(await barrierCompensation(pool, key, release), { state: 'applied' });
+      assert.equal(await seats(pool, 'FL-100'), before);
+    });
+
     it('a rolled-back action leaves no barrier row: its compensation is a null compensation', async () => {
       const pool = t.stack.pools.trip;
       const key = { gid: uniqueId('b'), branch: 'flight' };
