@@ -66,6 +66,11 @@ export async function bindingOf(db: Queryable, gid: string): Promise<BranchBindi
   return row && { txDigest: row.tx_digest, opsDigest: row.ops_digest };
 }
 
+/** SQL: the gid ($1) has been used (outcome row, 3PC state, or prepared) whether or not it is bound. */
+const GID_USED = `(EXISTS (SELECT 1 FROM xa_branches WHERE gid = $1)
+   OR EXISTS (SELECT 1 FROM threepc_branches WHERE gid = $1)
+   OR EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database()))`;
+
 /**
  * Claim the gid for this operation: first binding wins, and a gid that some operation already used without a
  * binding (a 3PC branch before 3PC bound its branches, a 2PC branch prepared before bindings existed, a tombstone,
@@ -75,11 +80,7 @@ export async function bindingOf(db: Queryable, gid: string): Promise<BranchBindi
 async function claimBranch(db: Queryable, gid: string, b: BranchBinding): Promise<boolean> {
   await db.query(
     `INSERT INTO xa_branch_bindings (gid, tx_digest, ops_digest)
-     SELECT $1, $2, $3
-      WHERE NOT EXISTS (SELECT 1 FROM xa_branches WHERE gid = $1)
-        AND NOT EXISTS (SELECT 1 FROM threepc_branches WHERE gid = $1)
-        AND NOT EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database())
-     ON CONFLICT DO NOTHING`,
+     SELECT $1, $2, $3 WHERE NOT ${GID_USED} ON CONFLICT DO NOTHING`,
     [gid, b.txDigest, b.opsDigest],
   );
   const now = await bindingOf(db, gid);
@@ -244,10 +245,16 @@ export async function commitBranch(
   return 'heuristic-rollback';
 }
 
-/** True when the gid is unbound (never prepared with a digest) or bound to this transaction digest. */
+/**
+ * True when the gid is this transaction's: bound to its digest, or untouched by anyone (a phase-two call that
+ * overtook its own prepare). A gid used without a binding (a legacy or pre-binding 3PC branch, its tombstone) is
+ * another operation's, and so is one bound to another digest: phase two of this transaction leaves it alone.
+ */
 async function boundTo(db: Queryable, gid: string, txDigest: string): Promise<boolean> {
   const b = await bindingOf(db, gid);
-  return b === undefined || b.txDigest === txDigest;
+  if (b) return b.txDigest === txDigest;
+  const r = await db.query<{ used: boolean }>(`SELECT ${GID_USED} AS used`, [gid]);
+  return !r.rows[0]?.used;
 }
 
 async function writeTombstone(pool: Pool, gid: string): Promise<'aborted' | 'committed' | 'locked'> {

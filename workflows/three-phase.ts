@@ -3,7 +3,7 @@
 // timeout), do-commit. A participant left alone resolves itself: voted but never pre-committed -> abort;
 // pre-committed but never told to commit -> commit. That is what 3PC buys (no participant blocks on a dead
 // coordinator) at the price of an extra round trip, and what it cannot buy under a network partition.
-import { ApplicationFailure, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import {
   ERR,
   transferParticipants,
@@ -29,6 +29,8 @@ import {
 
 export const DEFAULT_WAIT_TIMEOUT = '30s';
 export const DEFAULT_COMMIT_TIMEOUT = '60s';
+/** 3PC branches are bound to their operation (participants claim the gid at can-commit; phase two names it). */
+export const THREE_PC_BOUND_PATCH = 'settle-3pc-bound-branches';
 
 function crash(after: string): never {
   throw ApplicationFailure.nonRetryable(`injected coordinator crash after ${after}`, ERR.injected);
@@ -43,6 +45,9 @@ export async function runThreePhase(
   const waitTimeoutMs = toMs(opts.waitTimeout ?? DEFAULT_WAIT_TIMEOUT);
   const commitTimeoutMs = toMs(opts.commitTimeout ?? DEFAULT_COMMIT_TIMEOUT);
   const legs = legsOf(participants);
+  // From here on phase two/three name the operation (its legs): a run begun before can-commit bound its
+  // branches sends none, so its own unbound branches are still committed or aborted.
+  const refLegs = patched(THREE_PC_BOUND_PATCH) ? { legs } : {};
 
   // Phase 1: can-commit (the participants prepare).
   let refusal = await collectVotes(c, participants, opts, (p, view) =>
@@ -75,7 +80,7 @@ export async function runThreePhase(
               view.queue,
               voteOptions(view.queue, opts),
             ).preCommit.executeWithOptions({ summary: `pre-commit ${view.name}` }, [
-              { gid: view.gid, participant: view.name, legs },
+              { gid: view.gid, participant: view.name, ...refLegs },
             ]);
             view.preCommitted = ack.state !== 'refused';
             c.publish();
@@ -99,7 +104,7 @@ export async function runThreePhase(
   await finishPhaseTwo(c, (view, decision) => {
     const acts = participantsOf(view.queue, phaseTwoOptions(view.queue, opts));
     // The legs name the operation: a participant leaves a branch of another operation under this gid alone.
-    const ref = { gid: view.gid, participant: view.name, legs };
+    const ref = { gid: view.gid, participant: view.name, ...refLegs };
     return decision === 'commit'
       ? acts.doCommit.executeWithOptions({ summary: `do-commit ${view.name}` }, [ref])
       : acts.abortBranch.executeWithOptions({ summary: `abort ${view.name}` }, [ref]);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createBankActivities, createOutboxActivities, type ParticipantHooks } from '../../activities/banks';
 import { totalMoney } from '../../services/banks';
-import { enforceThreePhaseTimeouts } from '../../services/xa';
+import { dedicatedClient, enforceThreePhaseTimeouts } from '../../services/xa';
 import { branchGid, TASK_QUEUES, transferWorkflowId, type TransferInput } from '../../shared';
 import type { inDoubtSweeper, transfer2pc, transfer3pc } from '../../workflows';
 import { uniqueId } from '../helpers/env';
@@ -84,6 +84,30 @@ describe('one gid space for 2PC and 3PC: a reused workflow id never adopts anoth
     assert.equal(await balance(pools, ALICE), alice0 - moved, 'alice lost exactly what the 2PC reports');
     assert.equal(await balance(pools, BOB), bob0 + moved, 'bob got exactly what the 2PC reports');
     assert.equal(second.status, 'aborted', 'the gids belong to another operation: they vote no');
+    await assertSettled(pools, total);
+  });
+
+  it('phase two of a 2PC leaves alone a branch prepared under its gid by an operation without a binding', async () => {
+    const { pools } = t.stack;
+    const i = input(300);
+    const wf = transferWorkflowId(i.ref);
+    const gid = branchGid(wf, 'bank-a');
+    // Someone else's branch in doubt under this gid, prepared before branches were bound (no binding row).
+    const other = await dedicatedClient(pools.bank_a);
+    await other.query('BEGIN');
+    await other.query(`INSERT INTO xa_branches (gid, outcome) VALUES ($1, 'committed')`, [gid]);
+    await other.query(`PREPARE TRANSACTION '${gid}'`);
+    await other.end();
+
+    const result = await (await start('transfer2pc', i)).result();
+    assert.equal(result.status, 'aborted', 'bank-a\u2019s gid belongs to another operation: it votes no');
+    assert.deepEqual(result.anomalies, []);
+    assert.deepEqual(
+      await preparedGids(pools, wf),
+      [gid],
+      'the other operation\u2019s branch is still in doubt',
+    );
+    await pools.bank_a.query(`ROLLBACK PREPARED '${gid}'`);
     await assertSettled(pools, total);
   });
 
