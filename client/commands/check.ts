@@ -15,7 +15,13 @@ export const check: Command = {
     'settle check --json       # exit 1 when any invariant is violated',
     'settle check --quiesced   # nothing is running: a hold, a pending order or an undelivered event is stranded',
   ],
-  options: { quiesced: { type: 'boolean' } },
+  options: {
+    quiesced: {
+      type: 'boolean',
+      description:
+        'also fail on anything still in flight (held, pending, undelivered): use after traffic stopped',
+    },
+  },
   async run(ctx) {
     const url = databaseUrl();
     if (!url)

@@ -13,7 +13,15 @@ export const eventsTail: Command = {
     'settle events tail --limit 20',
     'settle events tail --from 812:41 --json   # resume after the position a previous read ended at',
   ],
-  options: { from: { type: 'string' }, limit: { type: 'string' } },
+  options: {
+    from: {
+      type: 'string',
+      placeholder: 'TX:POS',
+      description: 'start after this global position (as printed by a previous tail)',
+      defaultText: 'the beginning',
+    },
+    limit: { type: 'string', placeholder: 'N', description: 'at most this many events', defaultText: '1000' },
+  },
   async run(ctx) {
     const fromText = str(ctx.values.from);
     const from = fromText === undefined ? START : parsePosition(fromText);

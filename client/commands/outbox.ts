@@ -45,7 +45,9 @@ export const outboxRedrive: Command = {
     'Put a dead-lettered outbox event (or all of them) back in line for its relay, with a fresh budget of delivery attempts.',
   usage: 'outbox redrive <event-id> | --all [--json]',
   examples: ['settle outbox redrive OrderPlaced:o-42', 'settle outbox redrive --all --json'],
-  options: { all: { type: 'boolean', default: false } },
+  options: {
+    all: { type: 'boolean', default: false, description: 'redrive every dead-lettered event' },
+  },
   positionals: [{ name: 'event-id', required: false }],
   async run(ctx) {
     const eventId = str(ctx.positionals[0]);
