@@ -43,6 +43,14 @@ import { describeError, toMs } from './two-phase';
 export const DEFAULT_TCC_EXPIRY = '15m';
 /** From here on a final refusal (409) in confirm/cancel parks the leg for an operator instead of retrying it. */
 export const PARK_ON_REFUSAL_PATCH = 'settle-tcc-park-on-refusal';
+/** From here on confirm is never decided within the confirm margin of the reservations' expiry. */
+export const CONFIRM_MARGIN_PATCH = 'settle-tcc-confirm-margin';
+/**
+ * How long before the expiry the coordinator stops deciding confirm: room for every leg's confirm to reach its
+ * participant, and for the difference between the workflow's clock and the participants' (a quarter of the
+ * reservation's life, at most 30 s).
+ */
+export const confirmMarginMs = (expiresInMs: number): number => Math.min(30_000, Math.floor(expiresInMs / 4));
 
 /** The participant refused this confirm/cancel for good (expired, already cancelled/confirmed, unknown). */
 function finalRefusal(err: unknown): ApplicationFailure | undefined {
@@ -184,15 +192,27 @@ export async function transferTcc(input: TccInput): Promise<TransferResult> {
     state.reason = `${failed.bank} ${failed.branch} try failed: ${failed.detail ?? failed.tried}`;
   } else {
     setStatus('reserved');
+    // Confirm is decided only while every leg can still be confirmed before the participants' expiry (their
+    // clock, not ours): within the margin, one leg could be confirmed and the other refused as expired.
+    const margined = patched(CONFIRM_MARGIN_PATCH);
+    const confirmBy = started + toMs(expiresIn) - (margined ? confirmMarginMs(toMs(expiresIn)) : 0);
     if (input.confirm === 'manual') {
       // The durable timer: it survives worker restarts, and the reservation expires when it fires.
       try {
-        const decided = await condition(() => requested !== undefined, expiresIn);
+        const left = confirmBy - Date.now();
+        const decided =
+          (!margined || left > 0) &&
+          (await condition(() => requested !== undefined, margined ? left : expiresIn));
         if (!decided) requested = { action: 'cancel', reason: `reservation expired after ${expiresIn}` };
       } catch (err) {
         if (!isCancellation(err)) throw err;
         requested = { action: 'cancel', reason: 'the transfer was cancelled while reserved' };
       }
+    } else if (margined && Date.now() >= confirmBy) {
+      requested = {
+        action: 'cancel',
+        reason: `reservation expired for confirming: the tries finished less than ${confirmMarginMs(toMs(expiresIn))} ms before the expiry`,
+      };
     } else {
       requested = { action: 'confirm', reason: 'every try succeeded (auto-confirm)' };
     }
