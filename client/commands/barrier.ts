@@ -1,6 +1,8 @@
 // `settle barrier prune --older-than 30d`: retention for the sub-transaction barrier tables. Every saga step
 // writes barrier rows in its participant's database; without retention they grow forever. Rows of a
-// transaction that is still running are kept whatever their age (its compensation may still need them).
+// transaction whose history Temporal still holds are kept whatever their age: a running one's compensation
+// needs them, and a closed one can still be reset, and its new run must meet the old run's rows (without them
+// it would hold and charge a second time).
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { closePools, createPools, SERVICE_NAMES } from '../../services/db';
 import { pruneBarrier } from '../../services/barrier';
@@ -17,11 +19,12 @@ function workflowIdsOf(gid: string): string[] {
   return slash > 0 ? [gid, gid.slice(0, slash)] : [gid];
 }
 
-async function running(client: Client, gid: string): Promise<boolean | undefined> {
+/** True while the transaction's history exists (running, or closed but resettable); undefined: cannot tell. */
+async function historyExists(client: Client, gid: string): Promise<boolean | undefined> {
   for (const id of workflowIdsOf(gid)) {
     try {
-      const d = await client.workflow.getHandle(id).describe();
-      if (d.status.name === 'RUNNING') return true;
+      await client.workflow.getHandle(id).describe();
+      return true;
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) return undefined; // cannot tell: keep the rows
     }
@@ -33,7 +36,7 @@ async function running(client: Client, gid: string): Promise<boolean | undefined
 export const barrierPrune: Command = {
   name: 'barrier prune',
   summary:
-    'Delete barrier rows of finished transactions older than --older-than (default 30d) from every participant database; rows of running transactions are kept.',
+    'Delete barrier rows of transactions Temporal no longer holds (past its retention) older than --older-than (default 30d) from every participant database; rows of a transaction that is running or could still be reset are kept.',
   usage: 'barrier prune [--older-than 30d] [--dry-run] [--json]',
   examples: [
     'settle barrier prune --older-than 30d',
@@ -59,23 +62,23 @@ export const barrierPrune: Command = {
         EXIT.unreachable,
       );
     const client = await connectClient();
-    const pools = createPools(url, { max: 2 });
+    const pools = createPools(url, { max: 2, prefix: process.env.SETTLE_DB_PREFIX || undefined });
     const cutoff = new Date(Date.now() - olderThanMs);
     const dryRun = ctx.values['dry-run'] === true;
     try {
       const services: { service: string; transactions: number; rows: number; kept: number }[] = [];
       for (const service of SERVICE_NAMES) {
-        const r = await pruneBarrier(pools[service], cutoff, (gid) => running(client, gid), { dryRun }).catch(
-          (err: Error & { code?: string }) => {
-            if (err.code === 'ECONNREFUSED')
-              throw new CliError(
-                `cannot reach PostgreSQL: is the stack running ('npm start')?`,
-                EXIT.unreachable,
-              );
-            if (err.code === '3D000') return { gids: 0, rows: 0, kept: 0 }; // that service's database is not set up
-            throw err;
-          },
-        );
+        const r = await pruneBarrier(pools[service], cutoff, (gid) => historyExists(client, gid), {
+          dryRun,
+        }).catch((err: Error & { code?: string }) => {
+          if (err.code === 'ECONNREFUSED')
+            throw new CliError(
+              `cannot reach PostgreSQL: is the stack running ('npm start')?`,
+              EXIT.unreachable,
+            );
+          if (err.code === '3D000') return { gids: 0, rows: 0, kept: 0 }; // that service's database is not set up
+          throw err;
+        });
         services.push({ service, transactions: r.gids, rows: r.rows, kept: r.kept });
       }
       const total = services.reduce((n, s) => n + s.rows, 0);
@@ -84,7 +87,7 @@ export const barrierPrune: Command = {
         for (const s of services)
           if (s.rows || s.kept)
             ctx.out(
-              `${s.service.padEnd(14)} ${dryRun ? 'would delete' : 'deleted'} ${s.rows} row(s) of ${s.transactions} finished transaction(s); kept ${s.kept} still running or unknown`,
+              `${s.service.padEnd(14)} ${dryRun ? 'would delete' : 'deleted'} ${s.rows} row(s) of ${s.transactions} finished transaction(s); kept ${s.kept} still in Temporal's history or unknown`,
             );
         ctx.out(
           `${dryRun ? 'would delete' : 'deleted'} ${total} barrier row(s) older than ${cutoff.toISOString()}`,

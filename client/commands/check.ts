@@ -29,7 +29,7 @@ export const check: Command = {
         `no database to check: start the stack with 'npm start', or set DATABASE_URL`,
         EXIT.unreachable,
       );
-    const pools = createPools(url, { max: 2 });
+    const pools = createPools(url, { max: 2, prefix: process.env.SETTLE_DB_PREFIX || undefined });
     try {
       const report = await checkInvariants(pools, undefined, {
         quiesced: ctx.values.quiesced === true,

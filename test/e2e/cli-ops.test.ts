@@ -517,6 +517,47 @@ describe('operator CLI (list, status, watch, cancel, stuck)', () => {
         assert.ok((o.description ?? '').length > 0, `settle ${c.name} --${name} has no description`);
   });
 
+  it('barrier prune keeps the rows of a closed transaction that can still be reset, deletes those Temporal no longer holds', async () => {
+    const input = order('prune');
+    const h = await start(input);
+    await h.result();
+    const orders = ts.stack.pools.orders;
+    const gidOf = await orders.query<{ gid: string }>(`SELECT DISTINCT gid FROM barrier WHERE gid LIKE $1`, [
+      `${h.workflowId}%`,
+    ]);
+    assert.equal(gidOf.rows.length, 1, 'the order wrote its barrier rows');
+    const gid = gidOf.rows[0]!.gid;
+    const gone = `order-${uniqueId('gone')}/run-long-past-retention`;
+    await orders.query(
+      `INSERT INTO barrier (gid, branch, op, origin) VALUES ($1, 'create', 'action', 'action')`,
+      [gone],
+    );
+    await orders.query(`UPDATE barrier SET created_at = now() - interval '40 days' WHERE gid = ANY($1)`, [
+      [gid, gone],
+    ]);
+    const rowsOf = async (g: string): Promise<number> =>
+      Number(
+        (await orders.query<{ n: string }>('SELECT count(*) AS n FROM barrier WHERE gid = $1', [g])).rows[0]!
+          .n,
+      );
+    const before = await rowsOf(gid);
+
+    const dry = json<{ dryRun: boolean; rows: number }>(
+      await runCli(['barrier', 'prune', '--older-than', '30d', '--dry-run', '--json'], env),
+    );
+    assert.equal(dry.dryRun, true);
+    assert.equal(await rowsOf(gone), 1, 'a dry run deletes nothing');
+
+    const pruned = json<{ rows: number; services: { service: string; rows: number; kept: number }[] }>(
+      await runCli(['barrier', 'prune', '--older-than', '30d', '--json'], env),
+    );
+    // The completed order's history still exists: a reset would replay it against these rows.
+    assert.equal(await rowsOf(gid), before);
+    assert.equal(await rowsOf(gone), 0);
+    const o = pruned.services.find((s) => s.service === 'orders');
+    assert.ok(o && o.rows >= 1 && o.kept >= 1, JSON.stringify(pruned));
+  });
+
   it('every field any command printed under --json is documented in docs/operations.md', () => {
     const documented = documentedJsonFields(readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8'));
     const missing = new Map<string, Set<string>>();
