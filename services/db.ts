@@ -63,6 +63,9 @@ export async function migrate(pool: Pool, migrations: readonly Migration[]): Pro
   const client = await pool.connect();
   const applied: number[] = [];
   try {
+    // Another process may be migrating the same database (two workers starting at once): wait for it for up
+    // to a minute instead of the pool's short lock_timeout, which is for business rows, not for migrations.
+    await client.query(`SET lock_timeout = '60s'; SET statement_timeout = '120s'`);
     await client.query('SELECT pg_advisory_lock(7412001)');
     await client.query(
       `CREATE TABLE IF NOT EXISTS schema_migrations (id int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
@@ -79,8 +82,14 @@ export async function migrate(pool: Pool, migrations: readonly Migration[]): Pro
       applied.push(m.id);
     }
   } finally {
-    await client.query('SELECT pg_advisory_unlock(7412001)').catch(() => undefined);
-    client.release();
+    const unlocked = await client
+      .query(
+        `SELECT pg_advisory_unlock(7412001); SET lock_timeout = ${DB_TIMEOUTS.lockMs}; SET statement_timeout = ${DB_TIMEOUTS.statementMs}`,
+      )
+      .then(() => true)
+      .catch(() => false);
+    // A connection whose unlock failed still holds the session lock: destroy it rather than pool it.
+    client.release(unlocked ? undefined : new Error('migration lock not released'));
   }
   return applied;
 }
