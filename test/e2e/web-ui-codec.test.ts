@@ -40,7 +40,7 @@ describe('Web UI with encrypted payloads', () => {
     const ui = new URL(ts.stack.temporal.uiUrl!);
     codecServer = await startCodecServer(codec, {
       port: 0,
-      allowedOrigins: [ui.origin, `http://127.0.0.1:${ui.port}`],
+      allowedOrigins: [ui.origin],
     });
     browser = await launchBrowser();
   });

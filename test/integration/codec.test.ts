@@ -61,6 +61,8 @@ function scan(
   if (typeof node !== 'object') return;
   seen.add(node);
   const o = node as Record<string, unknown>;
+  // The SDK's own patch markers (`patched()`) carry only the patch id, written by the core without the codec.
+  if (o.markerName === 'core_patch') return;
   const meta = o.metadata as Record<string, unknown> | undefined;
   if (!indexed && meta && typeof meta === 'object' && meta.encoding instanceof Uint8Array)
     found.payloads.push(o);
