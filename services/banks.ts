@@ -3,7 +3,7 @@
 // Balances are integer cents and can never go negative (a CHECK, besides the explicit test). Knows nothing of
 // Temporal.
 import type { Client, Pool, PoolClient } from 'pg';
-import { ERR, SEED_ACCOUNTS, TRANSFER_ERR, type BankId, type BranchOp } from '../shared';
+import { centsFromDb, ERR, SEED_ACCOUNTS, TRANSFER_ERR, type BankId, type BranchOp } from '../shared';
 import { barrierMigration } from './barrier';
 import type { Migration, Pools, ServiceName } from './db';
 import { BusinessRejection } from './shop';
@@ -126,7 +126,7 @@ async function lockAccount(tx: Tx, account: string): Promise<number> {
   );
   const row = r.rows[0];
   if (!row) throw new BusinessRejection(ERR.unknownAccount, `unknown account ${account}`);
-  return Number(row.balance_cents);
+  return centsFromDb(row.balance_cents);
 }
 
 /** Checked debit: refuses (a no vote) rather than going below zero. */
@@ -278,7 +278,7 @@ async function lockReservation(
     );
   return {
     account: row.account_id,
-    amountCents: Number(row.amount_cents),
+    amountCents: centsFromDb(row.amount_cents),
     status: row.status,
     workflowId: row.workflow_id,
     expired: row.expired,
@@ -358,7 +358,7 @@ export async function strandedHolds(
   return r.rows.map((row) => ({
     reservationId: row.reservation_id,
     workflowId: row.workflow_id,
-    amountCents: Number(row.amount_cents),
+    amountCents: centsFromDb(row.amount_cents),
     expiresAt: row.expires_at.toISOString(),
   }));
 }
@@ -378,7 +378,7 @@ export async function listReservations(pool: Pool, workflowId: string): Promise<
     workflowId: row.workflow_id,
     branch: row.branch,
     account: row.account_id,
-    amountCents: Number(row.amount_cents),
+    amountCents: centsFromDb(row.amount_cents),
     status: row.status,
     expiresAt: row.expires_at?.toISOString(),
   }));
@@ -403,8 +403,8 @@ export async function listAccounts(pool: Pool): Promise<AccountBalance[]> {
   return r.rows.map((row) => ({
     account: row.account_id,
     owner: row.owner,
-    balanceCents: Number(row.balance_cents),
-    heldCents: Number(row.held),
+    balanceCents: centsFromDb(row.balance_cents),
+    heldCents: centsFromDb(row.held),
   }));
 }
 
@@ -422,7 +422,7 @@ export async function accountBalance(pool: Pool, account: string): Promise<numbe
     'SELECT balance_cents FROM accounts WHERE account_id = $1',
     [account],
   );
-  return r.rows[0] ? Number(r.rows[0].balance_cents) : undefined;
+  return r.rows[0] ? centsFromDb(r.rows[0].balance_cents) : undefined;
 }
 
 export async function outboxEvent(

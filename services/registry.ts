@@ -6,6 +6,9 @@ import { transferNoticesMigration } from './transfer-notices';
 import { globalPositionMigration } from './event-store';
 import { eventIdentityMigration } from './event-append';
 import { projectionsMigration } from './projections';
+import { dailyRevenueMigration } from './projection-models';
+import { streamLifecycleMigration } from './event-stream-lifecycle';
+import { bankMoneyBoundsMigration, walletMoneyBoundsMigration } from './money-bounds';
 import type { Migration, Pools, ServiceName } from './db';
 import {
   inventoryMigrations,
@@ -36,11 +39,20 @@ export const SERVICES: Record<ServiceName, ServiceSpec> = {
       globalPositionMigration,
       eventIdentityMigration,
       projectionsMigration,
+      dailyRevenueMigration,
+      streamLifecycleMigration,
+      walletMoneyBoundsMigration,
     ],
   },
   notifications: { migrations: [...notificationsMigrations, transferNoticesMigration] },
-  bank_a: { migrations: bankMigrations, seed: (p) => seedBank(p.bank_a, 'bank-a') },
-  bank_b: { migrations: bankMigrations, seed: (p) => seedBank(p.bank_b, 'bank-b') },
+  bank_a: {
+    migrations: [...bankMigrations, bankMoneyBoundsMigration],
+    seed: (p) => seedBank(p.bank_a, 'bank-a'),
+  },
+  bank_b: {
+    migrations: [...bankMigrations, bankMoneyBoundsMigration],
+    seed: (p) => seedBank(p.bank_b, 'bank-b'),
+  },
   tcc: { migrations: tccMigrations },
   outbox: { migrations: [...outboxMigrations, transferOutboxRelayMigration] },
   trip: { migrations: tripMigrations, seed: (p) => seedTrip(p.trip) },

@@ -13,3 +13,11 @@ export function formatCents(cents: number): string {
   const abs = Math.abs(cents);
   return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
 }
+
+/** A bigint column read by pg (a string) as cents; refuses a value a JavaScript number cannot hold exactly. */
+export function centsFromDb(value: string | number): number {
+  const cents = Number(value);
+  if (!Number.isSafeInteger(cents))
+    throw new RangeError(`amount ${String(value)} cents is beyond exact range`);
+  return cents;
+}
