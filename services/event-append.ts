@@ -7,6 +7,7 @@ import type { PoolClient } from 'pg';
 import type { Migration } from './db';
 import type { GlobalPosition } from './event-store';
 import { ConcurrencyError } from './wallet-events';
+import { refuseIfDeleted } from './event-stream-lifecycle';
 
 export const eventIdentityMigration: Migration = {
   id: 41,
@@ -63,6 +64,7 @@ export async function appendToStream(
 ): Promise<AppendResult> {
   const earlier = await firstAppend(tx, event.eventId);
   if (earlier) return earlier;
+  await refuseIfDeleted(tx, streamId);
   const cur = await tx.query<{ v: number | null }>(
     'SELECT max(version) AS v FROM wallet_events WHERE stream_id = $1',
     [streamId],

@@ -1,10 +1,11 @@
 // Projections over the event store's global order, each with its checkpoint in the same transaction as its read
 // model update: a batch is applied and the checkpoint moved together or not at all, so a crash (even SIGKILL)
 // between two batches replays nothing twice and skips nothing (exactly-once effect on the read model).
-// customer_spending: per customer, what was charged and refunded (from BalanceUpdated events).
-import type { Pool, PoolClient } from 'pg';
+// The read models themselves are in services/projection-models.ts; the background projector in services/projector.ts.
+import type { Pool } from 'pg';
 import { withTransaction, type Migration } from './db';
-import { readAllForward, formatPosition, type GlobalEvent, type GlobalPosition } from './event-store';
+import { readAllForward, formatPosition, type GlobalPosition } from './event-store';
+import { findProjection, PROJECTIONS } from './projection-models';
 
 export const projectionsMigration: Migration = {
   id: 42,
@@ -25,43 +26,31 @@ export const projectionsMigration: Migration = {
     );`,
 };
 
-interface Projection {
-  name: string;
-  apply(tx: PoolClient, e: GlobalEvent): Promise<void>;
-}
+export { PROJECTIONS } from './projection-models';
 
-const customerSpending: Projection = {
-  name: 'customer_spending',
-  async apply(tx, e) {
-    if (e.type !== 'BalanceUpdated') return;
-    const d = e.data as { amountCents?: number; amount?: number };
-    const cents = d.amountCents ?? d.amount ?? 0; // v1 events stored `amount`
-    if (cents === 0) return;
-    await tx.query(
-      `INSERT INTO customer_spending (customer_id, charged_cents, refunded_cents, charges) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (customer_id) DO UPDATE SET charged_cents = customer_spending.charged_cents + $2,
-         refunded_cents = customer_spending.refunded_cents + $3, charges = customer_spending.charges + $4`,
-      [e.streamId, cents < 0 ? -cents : 0, cents > 0 ? cents : 0, cents < 0 ? 1 : 0],
-    );
-  },
-};
-
-export const PROJECTIONS: Projection[] = [customerSpending];
-
-/** Apply the next batch of one projection; returns how many events it applied. */
-export async function projectOnce(pool: Pool, name: string, batch = 500): Promise<number> {
-  const p = PROJECTIONS.find((x) => x.name === name);
+/**
+ * Apply the next batch of one projection; returns how many events it applied. With skipLocked (the background
+ * projector), a checkpoint another projector replica or a rebuild's swap holds is skipped (0) instead of awaited.
+ */
+export async function projectOnce(
+  pool: Pool,
+  name: string,
+  batch = 500,
+  opts: { skipLocked?: boolean } = {},
+): Promise<number> {
+  const p = findProjection(name);
   if (!p) throw new Error(`unknown projection ${name}`);
   try {
     return await withTransaction(pool, async (tx) => {
       await tx.query('INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING', [name]);
       const cp = await tx.query<{ tx_id: string; position: string }>(
-        'SELECT tx_id::text, position FROM projection_checkpoints WHERE name = $1 FOR UPDATE',
+        `SELECT tx_id::text, position FROM projection_checkpoints WHERE name = $1 FOR UPDATE${opts.skipLocked ? ' SKIP LOCKED' : ''}`,
         [name],
       );
-      const from: GlobalPosition = { txId: cp.rows[0]!.tx_id, position: Number(cp.rows[0]!.position) };
+      if (!cp.rows[0]) return 0;
+      const from: GlobalPosition = { txId: cp.rows[0].tx_id, position: Number(cp.rows[0].position) };
       const events = await readAllForward(tx, from, batch);
-      for (const e of events) await p.apply(tx, e);
+      await p.applyBatch(tx, p.table, events);
       const last = events[events.length - 1]?.at;
       await tx.query(
         `UPDATE projection_checkpoints SET tx_id = $2::xid8, position = $3, updated_at = now(), last_error = NULL WHERE name = $1`,

@@ -3,6 +3,19 @@
 // a concurrent writer), versioned event schemas read through upcasters, snapshots, state as of a version or a
 // time, and a check that the `wallets` read model equals a full replay.
 import type { Pool, PoolClient } from 'pg';
+import { deleteEventsBefore, refuseIfDeleted } from './event-stream-lifecycle';
+
+/**
+ * The version of WalletState's shape and of the rules apply() enforces. Bump it when either changes: snapshots
+ * taken under another version are then ignored (the state is replayed from the events under the new rules).
+ */
+export const WALLET_STATE_SCHEMA = 1;
+
+/** A snapshot is taken automatically every N events of a stream (SETTLE_SNAPSHOT_EVERY, default 100; 0: never). */
+export function snapshotEvery(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.SETTLE_SNAPSHOT_EVERY ?? 100);
+  return Number.isInteger(n) && n >= 0 ? n : 100;
+}
 
 /** The current shape of every event type, after upcasting. */
 export type WalletEvent =
@@ -129,10 +142,10 @@ export async function loadWallet(
   opts: { asOfVersion?: number; asOf?: Date } = {},
 ): Promise<WalletState | undefined> {
   const snap = await db.query<{ state: WalletState }>(
-    `SELECT state FROM wallet_snapshots WHERE stream_id = $1 AND ($2::int IS NULL OR version <= $2)
+    `SELECT state FROM wallet_snapshots WHERE stream_id = $1 AND state_schema = $4 AND ($2::int IS NULL OR version <= $2)
        AND ($3::timestamptz IS NULL OR version <= (SELECT coalesce(max(version), 0) FROM wallet_events WHERE stream_id = $1 AND recorded_at <= $3))
      ORDER BY version DESC LIMIT 1`,
-    [customerId, opts.asOfVersion ?? null, opts.asOf ?? null],
+    [customerId, opts.asOfVersion ?? null, opts.asOf ?? null, WALLET_STATE_SCHEMA],
   );
   const from = snap.rows[0]?.state ?? emptyWallet(customerId);
   const events = await readEvents(db, customerId, {
@@ -144,15 +157,33 @@ export async function loadWallet(
   return state.version === 0 ? undefined : state;
 }
 
-/** Store a snapshot of the current state (idempotent per version). */
-export async function snapshotWallet(db: Db, customerId: string): Promise<WalletState | undefined> {
-  const state = await loadWallet(db, customerId);
+/** Store a snapshot of the state (now, or as of a version): idempotent per version, replacing a stale-schema one. */
+export async function snapshotWallet(
+  db: Db,
+  customerId: string,
+  opts: { asOfVersion?: number } = {},
+): Promise<WalletState | undefined> {
+  const state = await loadWallet(db, customerId, opts);
   if (!state) return undefined;
   await db.query(
-    `INSERT INTO wallet_snapshots (stream_id, version, state) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-    [customerId, state.version, JSON.stringify(state)],
+    `INSERT INTO wallet_snapshots (stream_id, version, state, state_schema) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (stream_id, version) DO UPDATE SET state = excluded.state, state_schema = excluded.state_schema,
+       taken_at = now() WHERE wallet_snapshots.state_schema <> excluded.state_schema`,
+    [customerId, state.version, JSON.stringify(state), WALLET_STATE_SCHEMA],
   );
   return state;
+}
+
+/** Retention: drop the events before `version`, keeping a snapshot of the state just before it (one transaction). */
+export async function truncateWalletBefore(
+  tx: PoolClient,
+  customerId: string,
+  version: number,
+): Promise<number> {
+  if (version <= 1) return 0;
+  const kept = await snapshotWallet(tx, customerId, { asOfVersion: version - 1 });
+  if (!kept) return 0;
+  return deleteEventsBefore(tx, customerId, kept.version + 1);
 }
 
 export class ConcurrencyError extends Error {
@@ -168,6 +199,7 @@ export async function appendEvent(
 ): Promise<number> {
   const version = expectedVersion + 1;
   const schema = event.type === 'BalanceUpdated' ? 2 : 1;
+  await refuseIfDeleted(tx, customerId);
   try {
     // clock_timestamp(), not now(): now() is the transaction's start, so a writer that began before another
     // but appended after it (the caller holds the stream's lock) would stamp a later version with an earlier
@@ -184,6 +216,8 @@ export async function appendEvent(
       );
     throw err;
   }
+  const every = snapshotEvery();
+  if (every > 0 && version % every === 0) await snapshotWallet(tx, customerId);
   return version;
 }
 

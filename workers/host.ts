@@ -21,6 +21,7 @@ import { ensureRelays } from './relays';
 import { ensureSweeperScheduleAt } from './in-doubt';
 import { startTccServer } from '../services/tcc-server';
 import { startParticipantTimers } from '../services/participant-timers';
+import { startProjector } from '../services/projector';
 import { installRuntime, startTransactionGauges } from './metrics';
 import { startOutboxGauges } from './outbox-gauges';
 import { setupTracing } from '../services/tracing';
@@ -145,6 +146,8 @@ export async function hostStack(
   });
   // The participants' own clocks: TCC reservation expiry and 3PC participant-side timeouts (no Temporal needed).
   const participantTimers = startParticipantTimers(stack.pools, { log });
+  // The event-store projections' background loop (services/projector.ts), with the workers that would host it.
+  const projector = workers.length ? startProjector(stack.pools.payments, { log }) : undefined;
   const info: StackInfo = {
     temporalAddress: external?.address ?? stack.temporal.address,
     namespace,
@@ -183,6 +186,7 @@ export async function hostStack(
       if (workers.length) log('workers stopped');
       await tcc?.close();
       await participantTimers.stop();
+      await projector?.stop();
       await connection.close().catch(() => undefined);
       if (opts.writeStackFile !== false) rmSync(STACK_FILE, { force: true });
       log('stopping the servers');

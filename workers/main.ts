@@ -10,6 +10,7 @@ import { TASK_QUEUES } from '../shared';
 import { codecFromEnv } from './host';
 import { createWorkers, shutdownWorkers } from './index';
 import { installRuntime } from './metrics';
+import { startProjector } from '../services/projector';
 import { ensureRelays } from './relays';
 import { parseWorkerArgs, poolsForQueues, WORKER_USAGE, WorkerUsageError } from './worker-options';
 
@@ -73,8 +74,15 @@ async function main(argv: string[]): Promise<number> {
       (metrics.url ? `, metrics ${metrics.url}` : '') +
       ` (pid ${process.pid})`,
   );
+  // The event-store projector runs with the orchestration queue, like the relays (several replicas are safe).
+  const projectorPool = opts.queues.includes('orchestration')
+    ? ((pools as Partial<typeof pools>).payments ?? poolsForQueues(['payments']).payments)
+    : undefined;
+  const projector = projectorPool ? startProjector(projectorPool, { log: say }) : undefined;
   process.stdout.write('READY\n');
   const results = await running;
+  await projector?.stop();
+  if (projectorPool && projectorPool !== (pools as Partial<typeof pools>).payments) await projectorPool.end();
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   for (const f of failed) say(`a worker failed: ${(f.reason as Error).message}`);
   await connection.close().catch(() => undefined);
