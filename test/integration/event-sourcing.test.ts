@@ -15,6 +15,9 @@ import {
   verifyProjection,
 } from '../../services/wallet-events';
 import { startTestDatabases, type TestDatabases } from '../helpers/db';
+import { deleteStream, StreamDeletedError } from '../../services/event-stream-lifecycle';
+import { appendToStream } from '../../services/event-append';
+import { truncateWalletBefore, WALLET_STATE_SCHEMA } from '../../services/wallet-events';
 
 describe('event-sourced wallets (real PostgreSQL)', () => {
   let db: TestDatabases;
@@ -105,6 +108,7 @@ describe('event-sourced wallets (real PostgreSQL)', () => {
         type: 'BalanceUpdated',
         data: { amountCents: 2, reason: 'b' },
       });
+      second.catch(() => undefined); // b's refusal may arrive before the COMMIT's answer: never unhandled
       await a.query('COMMIT'); // b was blocked on a's row; a's commit makes b's insert a duplicate key
       await assert.rejects(second, ConcurrencyError);
       await b.query('ROLLBACK');
@@ -145,5 +149,52 @@ describe('event-sourced wallets (real PostgreSQL)', () => {
         ]),
       InvariantViolation,
     );
+  });
+
+  it('a tombstoned stream refuses appends; truncate-before keeps the state loadable; snapshots of another state schema are ignored', async () => {
+    const id = `life-${process.pid}`;
+    const ev = (eventId: string, amountCents: number) => ({
+      eventId,
+      type: 'BalanceUpdated',
+      schemaVersion: 2,
+      data: { amountCents, reason: 'life' },
+    });
+    await withTransaction(pool(), (tx) =>
+      appendToStream(tx, id, 'no-stream', {
+        eventId: `${id}-0`,
+        type: 'UserCreated',
+        schemaVersion: 1,
+        data: { name: 'L', email: 'l@example.com' },
+      }),
+    );
+    for (let i = 1; i <= 4; i++)
+      await withTransaction(pool(), (tx) => appendToStream(tx, id, 'any', ev(`${id}-${i}`, 100)));
+    // A snapshot under another state schema (bogus balance) must not be used.
+    await pool().query(
+      'INSERT INTO wallet_snapshots (stream_id, version, state, state_schema) VALUES ($1, 5, $2, $3)',
+      [
+        id,
+        JSON.stringify({ customerId: id, name: 'L', email: 'x', balanceCents: 999_999, version: 5 }),
+        WALLET_STATE_SCHEMA + 1,
+      ],
+    );
+    assert.equal(
+      (await loadWallet(pool(), id))?.balanceCents,
+      400,
+      'replayed, not read from the stale snapshot',
+    );
+    assert.equal(
+      await withTransaction(pool(), (tx) => truncateWalletBefore(tx, id, 4)),
+      3,
+      'versions 1-3 removed',
+    );
+    assert.equal((await loadWallet(pool(), id))?.balanceCents, 400, 'loads from the snapshot at version 3');
+    await deleteStream(pool(), id);
+    await assert.rejects(
+      withTransaction(pool(), (tx) => appendToStream(tx, id, 'any', ev(`${id}-9`, 1))),
+      StreamDeletedError,
+    );
+    const again = await withTransaction(pool(), (tx) => appendToStream(tx, id, 'any', ev(`${id}-4`, 100)));
+    assert.equal(again.duplicate, true, 'a retried earlier append still answers its first result');
   });
 });
