@@ -177,6 +177,19 @@ export async function withTransaction<T>(
 
 export type Pools = Record<ServiceName, Pool>;
 
+/**
+ * A PostgreSQL restart must not crash the process. pg-pool listens for a client's 'error' only while it is idle
+ * in the pool: a client checked out between two statements (a transaction held open across an await) emits an
+ * unhandled 'error' when its server goes away, which ends the worker. Every client gets a listener of its own;
+ * the lost client's next query then fails (and its transaction was rolled back by the server), and the pool
+ * replaces it.
+ */
+export function survivesServerRestart(pool: Pool): Pool {
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  return pool;
+}
+
 export function createPools(
   baseUrl: string,
   /** urlFor: each service's own connection URL (its database role, services/pg-roles.ts); default baseUrl's user. */
@@ -190,9 +203,7 @@ export function createPools(
       application_name: `settle-${s}`,
       ...timeoutOptions(),
     });
-    // An idle client that errors (server restart) must not crash the process; the next query reconnects.
-    pool.on('error', () => undefined);
-    pools[s] = pool;
+    pools[s] = survivesServerRestart(pool);
   }
   return pools;
 }

@@ -7,6 +7,7 @@ import { databaseUrl, localPorts } from '../client/config';
 import {
   serviceDatabaseUrl,
   SERVICE_NAMES,
+  survivesServerRestart,
   timeoutOptions,
   type Pools,
   type ServiceName,
@@ -141,8 +142,7 @@ export function poolsForQueues(queues: QueueKey[], env: NodeJS.ProcessEnv = proc
       application_name: `settle-worker-${s}`,
       ...timeoutOptions(),
     });
-    pool.on('error', () => undefined); // an idle client lost in a server restart; the next query reconnects
-    pools[s] = pool;
+    pools[s] = survivesServerRestart(pool);
   }
   return pools as Pools;
 }
