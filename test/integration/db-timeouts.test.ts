@@ -42,20 +42,24 @@ describe('database time bounds (real PostgreSQL)', () => {
     }
   });
 
-  it('a checked-out client whose server connection dies does not crash the process; the pool recovers', async () => {
-    const pools = db.pools; // createPools: what every service and worker uses
-    const held = await pools.orders.connect();
-    await held.query('BEGIN');
-    const { pid } = (await held.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!;
-    // Idle inside its transaction (an activity awaiting something), the server ends its session (a restart).
-    const ended = new Promise<void>((res) => held.once('end', () => res()));
-    await pools.inventory.query('SELECT pg_terminate_backend($1)', [pid]);
-    await ended;
-    await assert.rejects(held.query('SELECT 1'));
-    held.release(new Error('connection lost'));
-    const again = await pools.orders.query<{ one: number }>('SELECT 1 AS one');
-    assert.equal(again.rows[0]?.one, 1);
-  });
+  it(
+    'a checked-out client whose server connection dies does not crash the process; the pool recovers',
+    { timeout: 60_000 },
+    async () => {
+      const pools = db.pools; // createPools: what every service and worker uses
+      const held = await pools.orders.connect();
+      await held.query('BEGIN');
+      const { pid } = (await held.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!;
+      // Idle inside its transaction (an activity awaiting something), the server ends its session (a restart).
+      const ended = new Promise<void>((res) => held.once('end', () => res()));
+      await pools.inventory.query('SELECT pg_terminate_backend($1)', [pid]);
+      await ended;
+      await assert.rejects(held.query('SELECT 1'));
+      held.release(new Error('connection lost'));
+      const again = await pools.orders.query<{ one: number }>('SELECT 1 AS one');
+      assert.equal(again.rows[0]?.one, 1);
+    },
+  );
 
   it('a migration waits past lock_timeout for another process holding the migration lock', async () => {
     const other = await pool.connect();
