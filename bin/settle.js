@@ -45,7 +45,12 @@ if (args[0] === 'worker') {
     },
   );
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => child.kill(sig));
-  child.on('exit', (code) => process.exit(code === null ? 1 : code));
+  // A worker ended by a signal ends this process by the same signal, so a supervisor (or a test) sees how it died.
+  child.on('exit', (code, signal) => {
+    if (!signal) process.exit(code === null ? 1 : code);
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+  });
 } else if (compiledCliIsFresh()) {
   // The compiled CLI (npm run build:cli, run by `prepare` at npm ci), in this process: no TypeScript to compile.
   require(COMPILED_CLI)
