@@ -17,6 +17,14 @@ export const START_OPTIONS = {
   timeout: timeoutOption(DEFAULT_WAIT),
 } as const;
 
+/** The business-id option of a starting command (`--order-id`, `--trip-id`). */
+export const BUSINESS_ID_OPTION = {
+  type: 'string',
+  placeholder: 'ID',
+  description: 'the business id (a reused id is refused)',
+  defaultText: 'a new id',
+} as const;
+
 export interface StartSpec {
   /** 'order', 'trip', 'transfer': how messages name it. */
   noun: string;

@@ -14,7 +14,7 @@ import { canonicalStatus } from '../../shared/status';
 import { EXIT, intFlag, str, usageError, type Command, type CommandContext } from '../cli-kit';
 import { amountFlag, moneyInText } from '../money';
 import { checkRefsExist } from '../refs';
-import { idFields, START_OPTIONS, startAndAwait, type StartSpec } from '../start';
+import { BUSINESS_ID_OPTION, idFields, START_OPTIONS, startAndAwait, type StartSpec } from '../start';
 import { choreographyLedger, findByIdOrBusinessKey } from '../lookup';
 import { ledgerView } from '../transactions';
 import { printAnyTransaction } from './status';
@@ -50,12 +50,7 @@ export const orderPlace: Command = {
       placeholder: 'N',
       description: 'the price in money, e.g. 30 or 9.99 (positive, at most 2 decimals)',
     },
-    'order-id': {
-      type: 'string',
-      placeholder: 'ID',
-      description: 'the business id (a reused id is refused)',
-      defaultText: 'a new id',
-    },
+    'order-id': BUSINESS_ID_OPTION,
     'fail-at': {
       type: 'string',
       placeholder: 'STEP',

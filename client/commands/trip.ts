@@ -15,7 +15,7 @@ import { EXIT, intFlag, str, usageError, type Command } from '../cli-kit';
 import { amountFlag, moneyInText } from '../money';
 import { withServiceDb } from '../db';
 import { checkRefsExist } from '../refs';
-import { idFields, START_OPTIONS, startAndAwait, type StartSpec } from '../start';
+import { BUSINESS_ID_OPTION, idFields, START_OPTIONS, startAndAwait, type StartSpec } from '../start';
 import { ledgerView } from '../transactions';
 
 function newTripId(): string {
@@ -48,12 +48,7 @@ export const tripBook: Command = {
     car: { type: 'string', placeholder: 'CLASS', description: 'car class to hold (e.g. compact)' },
     nights: { type: 'string', placeholder: 'N', description: 'nights at the hotel, 1-60' },
     amount: { type: 'string', placeholder: 'N', description: 'the price in money, e.g. 840 or 199.99' },
-    'trip-id': {
-      type: 'string',
-      placeholder: 'ID',
-      description: 'the business id (a reused id is refused)',
-      defaultText: 'a new id',
-    },
+    'trip-id': BUSINESS_ID_OPTION,
     'fail-at': {
       type: 'string',
       placeholder: 'STEP',
