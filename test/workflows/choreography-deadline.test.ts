@@ -1,8 +1,8 @@
 // The choreographed order's business deadline under time skipping, with stubbed services: a stalled order is
 // cancelled (and compensated through OrderExpired) when the deadline passes; one the services settle in time
 // keeps their outcome; a confirmation that beats the expiry wins; a bad deadline fails the start clearly.
-import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -13,28 +13,21 @@ import { timeSkippingEnv, uniqueId } from '../helpers/env';
 import { withWorkers } from '../helpers/workers';
 
 /**
- * Stub services: the order settles when the test calls settle(), or never. A running activity holds the test
- * server's clock; it skips ahead once the wait's attempt ends (its heartbeat timeout), as env.sleep asks.
+ * Stub services: the order settles when the test calls settle(), or never. The wait answers at once, "still
+ * pending" (a retryable failure) until then: an attempt that stays in flight would hold the test server's clock
+ * (it only skips while no activity runs), so a 15-minute deadline would take 15 minutes of heartbeat timeouts.
  */
 function stubServices(plan: { expiryFinds?: string }) {
   const calls: string[] = [];
-  let settle: (status: string) => void = () => undefined;
-  const settled = new Promise<string>((resolve) => (settle = resolve));
+  let settledAs: string | undefined;
   let waiting: () => void = () => undefined;
   const inFlight = new Promise<void>((resolve) => (waiting = resolve));
   const orders = {
     placeChoreographedOrder: () => Promise.resolve(void calls.push('place')),
     awaitOrderSettled: () => {
-      const ctx = Context.current();
       waiting();
-      return Promise.race([
-        settled,
-        new Promise<string>((_, reject) =>
-          ctx.cancellationSignal.addEventListener('abort', () => reject(new Error('cancelled')), {
-            once: true,
-          }),
-        ),
-      ]);
+      if (settledAs) return Promise.resolve(settledAs);
+      return Promise.reject(ApplicationFailure.retryable('the order is still pending', 'StillPending'));
     },
     expireChoreographedOrder: (input: { orderId: string; reason: string }) => {
       calls.push(`expire:${input.reason}`);
@@ -45,7 +38,7 @@ function stubServices(plan: { expiryFinds?: string }) {
   const trail = { orderEventTrail: () => Promise.resolve([]) };
   return {
     calls,
-    settle: (status: string) => settle(status),
+    settle: (status: string) => void (settledAs = status),
     inFlight,
     queues: { [TASK_QUEUES.orders]: orders, [TASK_QUEUES.inventory]: trail, [TASK_QUEUES.payments]: trail },
   };
