@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { startEmbeddedPostgres, type PostgresHandle } from '../../services/postgres';
 import { freePort } from '../../services/processes';
 import { startStack, type Stack } from '../../services/stack';
+import { startParticipantTimers, type ParticipantTimers } from '../../services/participant-timers';
 import { startTccServer, type TccServer } from '../../services/tcc-server';
 import { startDevServer, type DevServerHandle } from '../../services/temporal-server';
 import { WORKFLOWS_PATH } from '../../workers';
@@ -67,6 +68,7 @@ export class ChaosStack {
   private connection!: Connection;
   private stack!: Stack;
   private tcc!: TccServer;
+  private participantTimers?: ParticipantTimers;
   postgres!: PostgresHandle;
   temporal!: DevServerHandle;
   worker?: WorkerProc;
@@ -93,6 +95,9 @@ export class ChaosStack {
     this.postgres = this.stack.postgres;
     this.temporal = this.stack.temporal.server!;
     this.tcc = await startTccServer({ pools: this.stack.pools, port: 0, host: '127.0.0.1' });
+    // As the host runs them beside the TCC server: the participants' own expiry of TCC holds and 3PC timeouts
+    // (without them a hold whose coordinator was terminated stays held past its expiry).
+    this.participantTimers = startParticipantTimers(this.stack.pools);
     await this.connect();
     writeControl(this.controlPath, {});
     this.bundle = await workflowBundlePath(this.dir);
@@ -218,6 +223,7 @@ export class ChaosStack {
   async stop(): Promise<void> {
     await this.killWorker().catch(() => undefined);
     await this.connection?.close().catch(() => undefined);
+    await this.participantTimers?.stop().catch(() => undefined);
     await this.tcc?.close().catch(() => undefined);
     await this.temporal?.stop().catch(() => undefined);
     await this.postgres?.stop().catch(() => undefined);
