@@ -51,7 +51,8 @@ export async function readAllForward(db: Db, from: GlobalPosition, limit = 500):
        FROM wallet_events
       WHERE (tx_id, global_position) > ($1::xid8, $2::bigint)
         AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-      ORDER BY tx_id, global_position
+      -- Qualified: a bare tx_id here is the text output column above, and in text order '1000' < '999'.
+      ORDER BY wallet_events.tx_id, wallet_events.global_position
       LIMIT $3`,
     [from.txId, from.position, limit],
   );
