@@ -11,7 +11,7 @@ import { tripAccounts, tripBook } from './trip';
 import { check } from './check';
 import { outboxDeadLetters, outboxRedrive } from './outbox';
 import { eventsTail } from './events';
-import { projectionsRun, projectionsStatus } from './projections';
+import { projectionsRebuild, projectionsRun, projectionsStatus } from './projections';
 import { barrierPrune } from './barrier';
 import { setup } from './setup';
 import { walletShow, walletSnapshot, walletVerify } from './wallet';
@@ -41,6 +41,7 @@ export const COMMANDS: Command[] = [
   outboxRedrive,
   eventsTail,
   projectionsStatus,
+  projectionsRebuild,
   projectionsRun,
   barrierPrune,
   setup,

@@ -3,9 +3,13 @@
 // shadow table and swap it in atomically. `settle projections run`: the background projector in the foreground.
 import { projectionStatus } from '../../services/projections';
 import { PROJECTIONS } from '../../services/projection-models';
-import { rebuildProjection } from '../../services/projection-rebuild';
+import {
+  rebuildProjection,
+  RebuildRunningError,
+  type RebuildOptions,
+} from '../../services/projection-rebuild';
 import { startProjector } from '../../services/projector';
-import { intFlag, usageError, type Command } from '../cli-kit';
+import { CliError, EXIT, intFlag, usageError, type Command } from '../cli-kit';
 import { withServiceDb } from '../db';
 
 export const projectionsStatus: Command = {
@@ -50,9 +54,21 @@ export const projectionsRebuild: Command = {
     if (!PROJECTIONS.some((p) => p.name === name))
       throw usageError(`unknown projection '${name}' (one of: ${PROJECTIONS.map((p) => p.name).join(', ')})`);
     const batch = intFlag('batch', ctx.values.batch, { min: 1, max: 100_000 });
-    const r = await withServiceDb('payments', (pool) =>
-      rebuildProjection(pool, name, batch ? { batch } : {}),
-    );
+    // Progress goes to stderr, so --json stays one document on stdout.
+    const onProgress: RebuildOptions['onProgress'] = (p) =>
+      ctx.note(
+        p.phase === 'replay'
+          ? `${name}: replayed ${p.events} events (at ${p.position})`
+          : `${name}: swapped in at ${p.position}`,
+      );
+    const r = await withServiceDb('payments', async (pool) => {
+      try {
+        return await rebuildProjection(pool, name, { ...(batch ? { batch } : {}), onProgress });
+      } catch (err) {
+        if (err instanceof RebuildRunningError) throw new CliError(err.message, EXIT.error);
+        throw err;
+      }
+    });
     if (ctx.json) ctx.emit(r);
     else
       ctx.out(
