@@ -54,6 +54,8 @@ function armedFor(cell: Cell, spec: PatternSpec): ArmedFault | undefined {
       return { behaviour: 'late', at: at!, delayMs: spec.lateMs(at!) };
     case 'compensation-fails':
       return { behaviour: 'fail', at: at!, effectFirst: how === 'skip' };
+    case 'cancel':
+      return how === 'parked' ? { behaviour: 'fail', at: at! } : { behaviour: 'hold', at: at! };
     case 'same-id':
       return undefined;
     case 'reset':
@@ -93,8 +95,13 @@ async function inject(
       await st.restartWorker();
       return handle;
     case 'cancel':
-      await handle.cancel();
-      await until('the workflow to react to the cancel', () => cancelRequestSeen(handle));
+      if (cell.at.endsWith('/parked')) {
+        await untilParked(handle);
+        await cancelAndWait(handle);
+        await resolveParked(st, cell, handle, 'retry');
+        return handle;
+      }
+      await cancelAndWait(handle);
       break;
     case 'reset': {
       const eventId = await firstWorkflowTaskCompleted(handle);
@@ -124,7 +131,8 @@ async function inject(
       await st.powerLoss();
       break;
     case 'compensation-fails':
-      await resolveParked(st, cell, handle);
+      await untilParked(handle);
+      await resolveParked(st, cell, handle, cell.at.split('/')[1] as OperatorAction);
       break;
     default:
       break;
@@ -133,12 +141,25 @@ async function inject(
   return handle;
 }
 
-async function resolveParked(st: ChaosStack, cell: Cell, handle: WorkflowHandle): Promise<void> {
-  const [at, how] = cell.at.split('/') as [string, OperatorAction];
+async function cancelAndWait(handle: WorkflowHandle): Promise<void> {
+  await handle.cancel();
+  await until('the workflow to react to the cancel', () => cancelRequestSeen(handle));
+}
+
+async function untilParked(handle: WorkflowHandle): Promise<void> {
   await until('the saga to park in needs-operator', async () => {
     const p = await handle.query(sagaProgressQuery);
     return p.status === 'needs-operator';
   });
+}
+
+async function resolveParked(
+  st: ChaosStack,
+  cell: Cell,
+  handle: WorkflowHandle,
+  how: OperatorAction,
+): Promise<void> {
+  const at = cell.at.split('/')[0]!;
   // retry: the fault is cleared first (the operator fixed the cause); skip: the undo did commit (the operator
   // verified it by hand); abort: the saga stops where it is.
   if (how === 'retry') st.release(handle.workflowId);
@@ -241,8 +262,15 @@ export async function driveCell(
     );
     const ending = endingOf(result);
     const how = cell.at.split('/')[1];
+    // A run cancelled while parked on its way back must still finish it: compensated, nothing else.
     const allowed =
-      how === 'abort' ? ['aborted'] : cell.fault === 'same-id' ? [...spec.endings, 'refused'] : spec.endings;
+      how === 'abort'
+        ? ['aborted']
+        : how === 'parked'
+          ? ['compensated']
+          : cell.fault === 'same-id'
+            ? [...spec.endings, 'refused']
+            : spec.endings;
     if (!allowed.includes(ending))
       violations.push(`ended '${ending}', expected one of ${allowed.join(', ')}`);
     if (

@@ -52,6 +52,28 @@ const SAGA_STEP_TIMEOUT = '3s';
 /** Saga compensations run with the engine's fixed 10s start-to-close timeout. */
 const SAGA_LATE_MS = 5_000;
 const COMPENSATION_LATE_MS = 12_000;
+/**
+ * A saga run of `type`; a failing one fails at `failAt` (before the pivot completes, so every undo point is
+ * reached); for late-commit every step gets a deadline short enough that a late attempt is given up on.
+ */
+const startSaga =
+  (
+    type: string,
+    workflowId: (id: string) => string,
+    steps: string[],
+    failAt: string,
+    input: (id: string) => Record<string, unknown>,
+  ): PatternSpec['start'] =>
+  (client, id, o) =>
+    startWith(client, type, {
+      workflowId: workflowId(id),
+      allowDuplicate: o.allowDuplicate,
+      args: [
+        { ...input(id), ...(o.failing ? { failAt } : {}) },
+        o.giveUpFast ? { stepTimeouts: Object.fromEntries(steps.map((s) => [s, SAGA_STEP_TIMEOUT])) } : {},
+      ],
+    });
+const sagaLateMs = (at: string): number => (at.startsWith('undo:') ? COMPENSATION_LATE_MS : SAGA_LATE_MS);
 const transferOptions = (giveUpFast?: boolean) => ({
   activityTimeout: '2s',
   ...(giveUpFast ? { voteTimeout: '3s' } : {}),
@@ -59,31 +81,40 @@ const transferOptions = (giveUpFast?: boolean) => ({
   commitTimeout: '40s',
 });
 
-const order: PatternSpec = {
-  name: 'order',
-  forward: ['create', 'reserve', 'charge', 'notify', 'confirm'],
-  undo: ['undo:create', 'undo:reserve', 'undo:charge'],
-  endings: ['completed', 'compensated'],
-  workflowId: orderWorkflowId,
-  start(client, id, o) {
-    const steps = ['create', 'reserve', 'charge', 'notify', 'confirm'];
-    return startWith(client, 'orderSaga', {
-      workflowId: orderWorkflowId(id),
+/** A two-bank transfer (2PC, TCC, 3PC), each protocol between its own accounts; a failing run has `voteNo` say no. */
+const startTransfer =
+  (type: string, from: string, to: string, voteNo: string): PatternSpec['start'] =>
+  (client, id, o) =>
+    startWith(client, type, {
+      workflowId: transferWorkflowId(id),
       allowDuplicate: o.allowDuplicate,
       args: [
         {
-          orderId: id,
-          customerId: 'alice',
-          sku: 'SKU-1',
-          qty: 1,
-          amountCents: 100,
-          ...(o.failing ? { failAt: 'charge' } : {}),
+          ref: id,
+          from: { bank: 'bank-a', account: from },
+          to: { bank: 'bank-b', account: to },
+          amountCents: o.amountCents ?? 100,
+          ...(o.failing ? { voteNo } : {}),
+          options: transferOptions(o.giveUpFast),
         },
-        o.giveUpFast ? { stepTimeouts: Object.fromEntries(steps.map((s) => [s, SAGA_STEP_TIMEOUT])) } : {},
       ],
     });
-  },
-  lateMs: (at) => (at.startsWith('undo:') ? COMPENSATION_LATE_MS : SAGA_LATE_MS),
+
+const ORDER_STEPS = ['create', 'reserve', 'charge', 'confirm', 'notify'];
+const order: PatternSpec = {
+  name: 'order',
+  forward: ORDER_STEPS,
+  undo: ['undo:create', 'undo:reserve', 'undo:charge'],
+  endings: ['completed', 'compensated'],
+  workflowId: orderWorkflowId,
+  start: startSaga('orderSaga', orderWorkflowId, ORDER_STEPS, 'charge', (orderId) => ({
+    orderId,
+    customerId: 'alice',
+    sku: 'SKU-1',
+    qty: 1,
+    amountCents: 100,
+  })),
+  lateMs: sagaLateMs,
 };
 
 /** Trip resources the harness adds (not seeded) so a long matrix never runs out of cars or rooms. */
@@ -94,33 +125,24 @@ export const CHAOS_TRIP_RESOURCES = {
   count: 10_000,
 };
 
+// `points` (the loyalty award) is the last forward step after the pivot, recorded behind its patch marker.
+const TRIP_STEPS = ['flight', 'hotel', 'car', 'pay', 'confirm', 'email', 'points'];
 const trip: PatternSpec = {
   name: 'trip',
-  forward: ['flight', 'hotel', 'car', 'pay', 'confirm', 'email'],
+  forward: TRIP_STEPS,
   undo: ['undo:flight', 'undo:hotel', 'undo:car', 'undo:pay'],
   endings: ['completed', 'compensated'],
   workflowId: tripWorkflowId,
-  start(client, id, o) {
-    const steps = ['flight', 'hotel', 'car', 'pay', 'confirm', 'email'];
-    return startWith(client, 'tripSaga', {
-      workflowId: tripWorkflowId(id),
-      allowDuplicate: o.allowDuplicate,
-      args: [
-        {
-          tripId: id,
-          customerId: 'alice',
-          flightId: CHAOS_TRIP_RESOURCES.flight,
-          hotelId: CHAOS_TRIP_RESOURCES.hotel,
-          carClass: CHAOS_TRIP_RESOURCES.car,
-          nights: 1,
-          amountCents: 1000,
-          ...(o.failing ? { failAt: 'pay' } : {}),
-        },
-        o.giveUpFast ? { stepTimeouts: Object.fromEntries(steps.map((s) => [s, SAGA_STEP_TIMEOUT])) } : {},
-      ],
-    });
-  },
-  lateMs: (at) => (at.startsWith('undo:') ? COMPENSATION_LATE_MS : SAGA_LATE_MS),
+  start: startSaga('tripSaga', tripWorkflowId, TRIP_STEPS, 'pay', (tripId) => ({
+    tripId,
+    customerId: 'alice',
+    flightId: CHAOS_TRIP_RESOURCES.flight,
+    hotelId: CHAOS_TRIP_RESOURCES.hotel,
+    carClass: CHAOS_TRIP_RESOURCES.car,
+    nights: 1,
+    amountCents: 1000,
+  })),
+  lateMs: sagaLateMs,
 };
 
 const twoPc2: PatternSpec = {
@@ -136,22 +158,7 @@ const twoPc2: PatternSpec = {
   undo: ['rollback:bank-a', 'rollback:bank-b'],
   endings: ['committed', 'aborted'],
   workflowId: transferWorkflowId,
-  start(client, id, o) {
-    return startWith(client, 'transfer2pc', {
-      workflowId: transferWorkflowId(id),
-      allowDuplicate: o.allowDuplicate,
-      args: [
-        {
-          ref: id,
-          from: { bank: 'bank-a', account: 'alice' },
-          to: { bank: 'bank-b', account: 'bob' },
-          amountCents: o.amountCents ?? 100,
-          ...(o.failing ? { voteNo: 'outbox' } : {}),
-          options: transferOptions(o.giveUpFast),
-        },
-      ],
-    });
-  },
+  start: startTransfer('transfer2pc', 'alice', 'bob', 'outbox'),
   lateMs: () => 4_000,
 };
 
@@ -178,22 +185,7 @@ const tcc: PatternSpec = {
   undo: ['cancel:debit', 'cancel:credit'],
   endings: ['committed', 'aborted'],
   workflowId: transferWorkflowId,
-  start(client, id, o) {
-    return startWith(client, 'transferTcc', {
-      workflowId: transferWorkflowId(id),
-      allowDuplicate: o.allowDuplicate,
-      args: [
-        {
-          ref: id,
-          from: { bank: 'bank-a', account: 'carol' },
-          to: { bank: 'bank-b', account: 'dave' },
-          amountCents: o.amountCents ?? 100,
-          ...(o.failing ? { voteNo: 'bank-b' } : {}),
-          options: transferOptions(o.giveUpFast),
-        },
-      ],
-    });
-  },
+  start: startTransfer('transferTcc', 'carol', 'dave', 'bank-b'),
   lateMs: () => 12_000,
 };
 
@@ -207,22 +199,7 @@ const threePc: PatternSpec = {
   undo: ['abort:bank-a', 'abort:bank-b'],
   endings: ['committed', 'aborted'],
   workflowId: transferWorkflowId,
-  start(client, id, o) {
-    return startWith(client, 'transfer3pc', {
-      workflowId: transferWorkflowId(id),
-      allowDuplicate: o.allowDuplicate,
-      args: [
-        {
-          ref: id,
-          from: { bank: 'bank-a', account: 'erin' },
-          to: { bank: 'bank-b', account: 'frank' },
-          amountCents: o.amountCents ?? 100,
-          ...(o.failing ? { voteNo: 'outbox' } : {}),
-          options: transferOptions(o.giveUpFast),
-        },
-      ],
-    });
-  },
+  start: startTransfer('transfer3pc', 'erin', 'frank', 'outbox'),
   lateMs: () => 4_000,
 };
 
