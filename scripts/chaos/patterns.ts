@@ -163,17 +163,27 @@ const twoPc2: PatternSpec = {
 };
 
 const K4 = kParticipants({ ref: 'k4', k: 4, amountCents: 1 }).map((p) => p.name);
+/** transferK has no vote-no switch: a failing run credits so much that p0's debit (3 x this) exceeds its balance. */
+const K4_REFUSED_AMOUNT = 1_000_000;
 const twoPc4: PatternSpec = {
   name: '2pc-4',
   forward: [...K4.map((p) => `prepare:${p}`), ...K4.map((p) => `commit:${p}`)],
-  undo: [],
+  // p0 votes no (insufficient funds); the others prepared and are rolled back.
+  undo: K4.slice(1).map((p) => `rollback:${p}`),
   endings: ['committed', 'aborted'],
   workflowId: (id) => `chaosk-${id}`,
   start(client, id, o) {
     return startWith(client, 'transferK', {
       workflowId: `chaosk-${id}`,
       allowDuplicate: o.allowDuplicate,
-      args: [{ ref: id, k: 4, amountCents: o.amountCents ?? 100, options: transferOptions(o.giveUpFast) }],
+      args: [
+        {
+          ref: id,
+          k: 4,
+          amountCents: o.failing ? K4_REFUSED_AMOUNT : (o.amountCents ?? 100),
+          options: transferOptions(o.giveUpFast),
+        },
+      ],
     });
   },
   lateMs: () => 4_000,
