@@ -74,6 +74,7 @@ export const QUICK_CELLS: Cell[] = [
   { pattern: 'order', fault: 'same-id', at: 'start' },
   { pattern: 'trip', fault: 'duplicate', at: 'pay' },
   { pattern: 'trip', fault: 'compensation-fails', at: 'undo:hotel/skip' },
+  { pattern: 'trip', fault: 'cancel', at: 'undo:car/parked' },
   { pattern: '2pc-2', fault: 'kill-before', at: 'commit:bank-b' },
   { pattern: '2pc-2', fault: 'pg-restart', at: 'commit:bank-a' },
   { pattern: '2pc-2', fault: 'late-commit', at: 'prepare:bank-b' },
