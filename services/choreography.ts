@@ -140,7 +140,8 @@ const HANDLERS: Record<ShopService, Partial<Record<Topic, Handler>>> = {
     },
     OrderExpired: async (tx, p) => {
       if (!(await published(tx, 'PaymentCompleted', p.orderId))) return;
-      await refundWallet(tx, p.customerId, p.amountCents, `order ${p.orderId} expired`);
+      // The ledger's reason names the order as every refund does ('refund order X'): reconciliation reads it.
+      await refundWallet(tx, p.customerId, p.amountCents, `refund order ${p.orderId}`);
       await publish(tx, 'PaymentRefunded', { ...p, reason: 'order expired after payment' });
     },
   },

@@ -64,6 +64,8 @@ export interface ChoreographedOrderResult {
   status: string;
   /** Set when the business deadline cancelled the order (the compensation follows through events). */
   expired?: boolean;
+  /** Set when a cancel request cancelled the order (compensated through events, as an expiry is). */
+  cancelled?: boolean;
   events: TrailEntry[];
 }
 

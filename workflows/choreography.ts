@@ -99,35 +99,58 @@ export async function choreographedOrder(
   ]);
   const withDeadline = patched('choreography-business-deadline');
   const ms = withDeadline ? deadlineOf(input) : 0;
+  // A cancel (settle cancel) stops the order the way its deadline does, instead of leaving it unwatched.
+  const cancelStopsOrder = patched('choreography-cancel-stops-order');
   const orders = service('orders');
-  await orders.placeChoreographedOrder.executeWithOptions(
-    { summary: `publish OrderPlaced ${input.orderId}` },
-    [{ ...order, workflowId, runId: firstExecutionRunId }],
-  );
+  const placed = { ...order, workflowId, runId: firstExecutionRunId };
   let status: string | undefined;
   let expired = false;
-  if (withDeadline) {
-    status = await settledWithin(input.orderId, ms);
-    if (status === undefined) {
-      status = await orders.expireChoreographedOrder.executeWithOptions(
-        { summary: `deadline passed: cancel ${input.orderId} and compensate` },
-        [{ orderId: input.orderId, reason: `not settled within ${ms} ms` }],
-      );
-      expired = status === 'cancelled';
-    }
-  } else {
-    status = await poller().awaitOrderSettled.executeWithOptions(
-      { summary: `wait for the services to settle ${input.orderId}` },
-      [{ orderId: input.orderId }],
+  let cancelled = false;
+  try {
+    await orders.placeChoreographedOrder.executeWithOptions(
+      { summary: `publish OrderPlaced ${input.orderId}` },
+      [placed],
     );
+    if (withDeadline) {
+      status = await settledWithin(input.orderId, ms);
+      if (status === undefined) {
+        status = await orders.expireChoreographedOrder.executeWithOptions(
+          { summary: `deadline passed: cancel ${input.orderId} and compensate` },
+          [{ orderId: input.orderId, reason: `not settled within ${ms} ms` }],
+        );
+        expired = status === 'cancelled';
+      }
+    } else {
+      status = await poller().awaitOrderSettled.executeWithOptions(
+        { summary: `wait for the services to settle ${input.orderId}` },
+        [{ orderId: input.orderId }],
+      );
+    }
+  } catch (err) {
+    if (!cancelStopsOrder || !isCancellation(err)) throw err;
+    // Placing again is a no-op for this run's order (and makes a place attempt still in flight one too), so the
+    // order exists in exactly one version before it is cancelled; one the services settled already keeps it.
+    status = await CancellationScope.nonCancellable(async () => {
+      await orders.placeChoreographedOrder.executeWithOptions(
+        { summary: `cancelled: make sure ${input.orderId} is placed once` },
+        [placed],
+      );
+      return orders.expireChoreographedOrder.executeWithOptions(
+        { summary: `cancelled: cancel ${input.orderId} and compensate` },
+        [{ orderId: input.orderId, reason: 'cancelled by request' }],
+      );
+    });
+    cancelled = status === 'cancelled';
   }
-  const trails = await Promise.all(SHOP_SERVICES.map((s) => service(s).orderEventTrail(input.orderId)));
+  const readTrails = () => Promise.all(SHOP_SERVICES.map((s) => service(s).orderEventTrail(input.orderId)));
+  const trails = await (cancelStopsOrder ? CancellationScope.nonCancellable(readTrails) : readTrails());
   upsert([{ key: SA.status, value: status ?? 'unknown' }]);
   return {
     workflowId,
     orderId: input.orderId,
     status: status ?? 'unknown',
     ...(expired ? { expired } : {}),
+    ...(cancelled ? { cancelled } : {}),
     events: mergeTrails(trails),
   };
 }

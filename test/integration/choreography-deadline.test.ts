@@ -82,6 +82,19 @@ describe('choreographed order expiry compensation (PostgreSQL, events delivered 
     assert.equal(await balance('alice'), wallet, 'refunded');
     assert.equal(await available('SKU-1'), stock, 'stock released');
     assert.match((await published('PaymentRefunded', p.orderId))?.reason ?? '', /expired after payment/);
+    // The merchant's ledger books the refund under the order like every refund ('refund order X'), so
+    // reconciliation (settle check's orders-settled) nets it to zero; it was booked as 'order X expired'.
+    const ledger = await pool('payments').query<{ reason: string; cents: string }>(
+      `SELECT reason, amount_cents AS cents FROM revenue WHERE reason LIKE '%' || $1 || '%' ORDER BY id`,
+      [p.orderId],
+    );
+    assert.deepEqual(
+      ledger.rows.map((r) => [r.reason, Number(r.cents)]),
+      [
+        [`order ${p.orderId}`, 400],
+        [`refund order ${p.orderId}`, -400],
+      ],
+    );
     await relay('PaymentCompleted', p.orderId, 'orders');
     assert.equal(await status(p.orderId), 'cancelled', 'a late confirmation cannot undo the expiry');
   });

@@ -111,6 +111,25 @@ describe('choreographed order business deadline (time skipping)', () => {
     assert.equal(r.expired, undefined);
   });
 
+  it('a cancel request cancels the pending order and compensates, as its deadline would', async () => {
+    const stub = stubServices({});
+    const r = await withWorkers(env.nativeConnection, stub.queues, async () => {
+      const handle = await env.client.workflow.start<typeof choreographedOrder>('choreographedOrder', {
+        taskQueue: TASK_QUEUES.orchestration,
+        workflowId: uniqueId('choreography'),
+        args: [order(), { searchAttributes: false }],
+      });
+      await stub.inFlight;
+      await handle.cancel();
+      return handle.result();
+    });
+    assert.equal(r.status, 'cancelled');
+    assert.equal(r.cancelled, true);
+    assert.equal(r.expired, undefined);
+    // The second place is this run's own (a no-op in the service); then the order is cancelled.
+    assert.deepEqual(stub.calls, ['place', 'place', 'expire:cancelled by request']);
+  });
+
   it('a bad deadline fails the order non-retryably with a clear message', async () => {
     const stub = stubServices({});
     await assert.rejects(run(stub, order({ deadlineMs: -5 })), (err: Error) => {
