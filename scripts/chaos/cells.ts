@@ -50,8 +50,9 @@ export function cellsOf(pattern: PatternName): Cell[] {
         cells.push({ pattern, fault: 'compensation-fails', at: `${at}/${how}` });
     cells.push({ pattern, fault: 'compensation-fails', at: `${spec.undo[0]}/abort` });
     // Cancelled while a compensation keeps failing and waits for an operator: the cancel must not end the way
-    // back; the operator's retry still compensates.
-    for (const at of spec.undo) cells.push({ pattern, fault: 'cancel', at: `${at}/parked` });
+    // back; the operator's retry still compensates. Reset while parked: the new run must compensate on its own.
+    for (const fault of ['cancel', 'reset'] as const)
+      for (const at of spec.undo) cells.push({ pattern, fault, at: `${at}/parked` });
   }
   cells.push({ pattern, fault: 'same-id', at: 'start' });
   // Transfers: the first run terminated while a branch is prepared, the second (another amount) must not adopt it.

@@ -59,6 +59,7 @@ function armedFor(cell: Cell, spec: PatternSpec): ArmedFault | undefined {
     case 'same-id':
       return undefined;
     case 'reset':
+      if (how === 'parked') return { behaviour: 'fail', at: at! };
       // A coordinator reset while the held participant stays down until the new run has decided.
       return COORDINATED.has(cell.pattern)
         ? { behaviour: 'hold', at: at!, participantDown: at!.split(':')[1] }
@@ -104,16 +105,14 @@ async function inject(
       await cancelAndWait(handle);
       break;
     case 'reset': {
-      const eventId = await firstWorkflowTaskCompleted(handle);
-      const desc = await handle.describe();
-      const r: { runId?: string | null } = await st.client.workflowService.resetWorkflowExecution({
-        namespace: st.client.options.namespace,
-        workflowExecution: { workflowId: wf, runId: desc.runId },
-        workflowTaskFinishEventId: eventId as unknown as never, // int64: protobufjs encodes a number
-        requestId: randomUUID(),
-        reason: 'chaos: reset to the first workflow task',
-      });
-      const next = st.client.workflow.getHandle(wf, r.runId ?? undefined);
+      if (cell.at.endsWith('/parked')) {
+        // The parked run has no call in flight: the fault is cleared first, so the new run's way back succeeds
+        // without racing the release.
+        await untilParked(handle);
+        st.release(wf);
+        return resetToFirstTask(st, wf, handle);
+      }
+      const next = await resetToFirstTask(st, wf, handle);
       if (COORDINATED.has(cell.pattern))
         await until('the new run to decide', async () =>
           Boolean((await next.query(coordinatorStateQuery).catch(() => undefined))?.decision),
@@ -139,6 +138,19 @@ async function inject(
   }
   st.release(wf);
   return handle;
+}
+
+async function resetToFirstTask(st: ChaosStack, wf: string, handle: WorkflowHandle): Promise<WorkflowHandle> {
+  const eventId = await firstWorkflowTaskCompleted(handle);
+  const desc = await handle.describe();
+  const r: { runId?: string | null } = await st.client.workflowService.resetWorkflowExecution({
+    namespace: st.client.options.namespace,
+    workflowExecution: { workflowId: wf, runId: desc.runId },
+    workflowTaskFinishEventId: eventId as unknown as never, // int64: protobufjs encodes a number
+    requestId: randomUUID(),
+    reason: 'chaos: reset to the first workflow task',
+  });
+  return st.client.workflow.getHandle(wf, r.runId ?? undefined);
 }
 
 async function cancelAndWait(handle: WorkflowHandle): Promise<void> {
