@@ -16,6 +16,7 @@ import { barrierPrune } from './barrier';
 import { setup } from './setup';
 import { walletShow, walletSnapshot, walletVerify } from './wallet';
 import { accounts, prepared, transfer, transferStatusCommand } from './transfer';
+import { compare } from './compare';
 
 export const COMMANDS: Command[] = [
   orderPlace,
@@ -37,6 +38,7 @@ export const COMMANDS: Command[] = [
   accounts,
   prepared,
   check,
+  compare,
   outboxDeadLetters,
   outboxRedrive,
   eventsTail,
