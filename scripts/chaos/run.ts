@@ -72,6 +72,7 @@ async function main(): Promise<number> {
           at: r.at,
           passed: r.passed,
           violations: r.violations,
+          ...(r.left_for_reconciliation ? { left_for_reconciliation: r.left_for_reconciliation } : {}),
           quiesce_ms: r.quiesce_ms,
         })),
         violations,

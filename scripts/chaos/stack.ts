@@ -8,6 +8,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { closePools, createPools, type Pools } from '../../services/db';
 import { startEmbeddedPostgres, type PostgresHandle } from '../../services/postgres';
 import { freePort } from '../../services/processes';
 import { startStack, type Stack } from '../../services/stack';
@@ -69,6 +70,7 @@ export class ChaosStack {
   private stack!: Stack;
   private tcc!: TccServer;
   private participantTimers?: ParticipantTimers;
+  private timerPools?: Pools;
   postgres!: PostgresHandle;
   temporal!: DevServerHandle;
   worker?: WorkerProc;
@@ -97,7 +99,9 @@ export class ChaosStack {
     this.tcc = await startTccServer({ pools: this.stack.pools, port: 0, host: '127.0.0.1' });
     // As the host runs them beside the TCC server: the participants' own expiry of TCC holds and 3PC timeouts
     // (without them a hold whose coordinator was terminated stays held past its expiry).
-    this.participantTimers = startParticipantTimers(this.stack.pools);
+    // On pools like the worker's (its roles prepared the branches: only they may finish them).
+    this.timerPools = createPools(this.postgres.url, { prefix: this.stack.dbPrefix, max: 4 });
+    this.participantTimers = startParticipantTimers(this.timerPools);
     await this.connect();
     writeControl(this.controlPath, {});
     this.bundle = await workflowBundlePath(this.dir);
@@ -220,10 +224,16 @@ export class ChaosStack {
     await this.spawnWorker();
   }
 
+  /** One pass of the participants' timers on a clock moved to `asOf` (their backstops, without the wait). */
+  async runParticipantTimersAt(asOf: Date): Promise<void> {
+    await this.participantTimers?.tick(asOf);
+  }
+
   async stop(): Promise<void> {
     await this.killWorker().catch(() => undefined);
     await this.connection?.close().catch(() => undefined);
     await this.participantTimers?.stop().catch(() => undefined);
+    if (this.timerPools) await closePools(this.timerPools).catch(() => undefined);
     await this.tcc?.close().catch(() => undefined);
     await this.temporal?.stop().catch(() => undefined);
     await this.postgres?.stop().catch(() => undefined);
