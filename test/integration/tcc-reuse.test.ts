@@ -3,44 +3,28 @@
 // amount) as its own try, nor confirm or cancel a reservation of another operation. Real dev server,
 // PostgreSQL and the participant server.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { createTccActivities } from '../../activities/tcc';
+import { describe, it } from 'node:test';
 import { expireReservations } from '../../services/tcc-expiry';
-import { totalMoney } from '../../services/banks';
-import { startTccServer, type TccServer } from '../../services/tcc-server';
 import { TASK_QUEUES, transferWorkflowId, type TccInput } from '../../shared';
 import type { transferTcc } from '../../workflows';
 import { uniqueId } from '../helpers/env';
-import { startTestStack, type TestStack } from '../helpers/stack';
 import { postTcc } from '../helpers/tcc';
+import { tccSuite } from '../helpers/tcc-stack';
 import { assertSettled, balance } from '../helpers/transfers';
 
 const ALICE = { bank: 'bank-a', account: 'alice' } as const;
 const BOB = { bank: 'bank-b', account: 'bob' } as const;
 
 describe('TCC: a reused id never adopts another operation\u2019s reservation', () => {
-  let t: TestStack;
-  let server: TccServer;
-  let total: number;
-
-  before(async () => {
-    t = await startTestStack();
-    server = await startTccServer({ pools: t.stack.pools, port: 0 });
-    await t.startWorkers({ extraActivities: { tcc: createTccActivities({ baseUrl: server.url }) } });
-    total = await totalMoney(t.stack.pools);
-  });
-  after(async () => {
-    await server?.close();
-    await t?.teardown();
-  });
+  const s = tccSuite();
 
   it('a second run with another amount after the first tried only its debit moves exactly its own amount', async () => {
-    const { pools } = t.stack;
+    const { pools } = s.t.stack;
     const [a0, b0] = [await balance(pools, ALICE), await balance(pools, BOB)];
     const ref = uniqueId('tccreuse');
     const wf = transferWorkflowId(ref);
     // Run 1's debit try (700), exactly as its activity sends it; run 1 is gone before its credit try.
-    const tried = await postTcc(server.url, 'try', {
+    const tried = await postTcc(s.server.url, 'try', {
       workflowId: wf,
       branch: 'debit',
       bank: 'bank-a',
@@ -51,7 +35,7 @@ describe('TCC: a reused id never adopts another operation\u2019s reservation', (
     assert.equal(tried.status, 200);
 
     const input: TccInput = { ref, from: ALICE, to: BOB, amountCents: 2 };
-    const result = await t.client.workflow.execute<typeof transferTcc>('transferTcc', {
+    const result = await s.t.client.workflow.execute<typeof transferTcc>('transferTcc', {
       taskQueue: TASK_QUEUES.orchestration,
       workflowId: wf,
       args: [input],
@@ -61,6 +45,6 @@ describe('TCC: a reused id never adopts another operation\u2019s reservation', (
     const moved = result.status === 'committed' ? 2 : 0;
     assert.equal(await balance(pools, ALICE), a0 - moved, 'alice lost exactly what the transfer reports');
     assert.equal(await balance(pools, BOB), b0 + moved, 'bob got exactly what the transfer reports');
-    await assertSettled(pools, total);
+    await assertSettled(pools, s.total);
   });
 });

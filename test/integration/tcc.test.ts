@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTccActivities } from '../../activities/tcc';
 import { listReservations, totalMoney } from '../../services/banks';
-import { startTccServer, type TccServer } from '../../services/tcc-server';
 import {
   TASK_QUEUES,
   tccDecideUpdate,
@@ -18,28 +17,15 @@ import {
 } from '../../shared';
 import type { transferTcc } from '../../workflows';
 import { timeSkippingEnv, uniqueId, workflowBundle } from '../helpers/env';
-import { startTestStack, type TestStack } from '../helpers/stack';
 import { postTcc } from '../helpers/tcc';
+import { tccSuite } from '../helpers/tcc-stack';
 import { assertSettled, balance, waitFor } from '../helpers/transfers';
 
 const ALICE = { bank: 'bank-a', account: 'alice' } as const;
 const BOB = { bank: 'bank-b', account: 'bob' } as const;
 
 describe('TCC over HTTP (dev server + PostgreSQL + the participant server)', () => {
-  let t: TestStack;
-  let server: TccServer;
-  let total: number;
-
-  before(async () => {
-    t = await startTestStack();
-    server = await startTccServer({ pools: t.stack.pools, port: 0 });
-    await t.startWorkers({ extraActivities: { tcc: createTccActivities({ baseUrl: server.url }) } });
-    total = await totalMoney(t.stack.pools);
-  });
-  after(async () => {
-    await server?.close();
-    await t?.teardown();
-  });
+  const s = tccSuite();
 
   const input = (amountCents: number, extra: Partial<TccInput> = {}): TccInput => ({
     ref: uniqueId('tcc'),
@@ -49,16 +35,16 @@ describe('TCC over HTTP (dev server + PostgreSQL + the participant server)', () 
     ...extra,
   });
   const start = (i: TccInput) =>
-    t.client.workflow.start<typeof transferTcc>('transferTcc', {
+    s.t.client.workflow.start<typeof transferTcc>('transferTcc', {
       taskQueue: TASK_QUEUES.orchestration,
       workflowId: transferWorkflowId(i.ref),
       args: [i],
     });
   // Signed as the TCC activities sign their calls (the server refuses unsigned requests).
-  const post = (op: string, body: object) => postTcc(server.url, op, body);
+  const post = (op: string, body: object) => postTcc(s.server.url, op, body);
 
   it('try + confirm moves the money; reservations end confirmed', async () => {
-    const { pools } = t.stack;
+    const { pools } = s.t.stack;
     const [a0, b0] = [await balance(pools, ALICE), await balance(pools, BOB)];
     const i = input(1500);
     const result: TransferResult = await (await start(i)).result();
@@ -75,11 +61,11 @@ describe('TCC over HTTP (dev server + PostgreSQL + the participant server)', () 
       ['credit', 1500, 'confirmed'],
       ['debit', -1500, 'confirmed'],
     ]);
-    await assertSettled(pools, total);
+    await assertSettled(pools, s.total);
   });
 
   it('a refused try cancels the other leg: the hold goes back, nothing is credited', async () => {
-    const { pools } = t.stack;
+    const { pools } = s.t.stack;
     const [a0, b0] = [await balance(pools, ALICE), await balance(pools, BOB)];
     const i = input(800, { voteNo: 'bank-b' });
     const result = await (await start(i)).result();
@@ -102,27 +88,27 @@ describe('TCC over HTTP (dev server + PostgreSQL + the participant server)', () 
       { op: 'action', origin: 'compensate' },
       { op: 'compensate', origin: 'compensate' },
     ]);
-    await assertSettled(pools, total);
+    await assertSettled(pools, s.total);
   });
 
   it('insufficient funds: the debit try is refused, the transfer is cancelled', async () => {
-    const { pools } = t.stack;
+    const { pools } = s.t.stack;
     const a0 = await balance(pools, ALICE);
     const result = await (await start(input(a0 + 1))).result();
     assert.equal(result.status, 'aborted');
     assert.match(result.reason ?? '', /InsufficientFunds/);
     assert.equal(await balance(pools, ALICE), a0);
-    await assertSettled(pools, total);
+    await assertSettled(pools, s.total);
   });
 
   it('manual mode: the money is held until the confirm update, and cancel releases it', async () => {
-    const { pools } = t.stack;
+    const { pools } = s.t.stack;
     const [a0, b0] = [await balance(pools, ALICE), await balance(pools, BOB)];
     const confirmMe = await start(input(300, { confirm: 'manual' }));
     await waitFor('reserved', async () => (await confirmMe.query(tccStateQuery)).status === 'reserved');
     assert.equal(await balance(pools, ALICE), a0 - 300, 'the debit is held');
     assert.equal(await balance(pools, BOB), b0, 'the credit waits for confirm');
-    assert.equal(await totalMoney(pools), total, 'held money still counts');
+    assert.equal(await totalMoney(pools), s.total, 'held money still counts');
     await confirmMe.executeUpdate(tccDecideUpdate, { args: [{ action: 'confirm' }] });
     assert.equal((await confirmMe.result()).status, 'committed');
     assert.equal(await balance(pools, BOB), b0 + 300);
@@ -137,11 +123,11 @@ describe('TCC over HTTP (dev server + PostgreSQL + the participant server)', () 
     assert.equal(r.outcome, 'cancelled');
     assert.equal(await balance(pools, ALICE), a0 - 300);
     await assert.rejects(cancelMe.executeUpdate(tccDecideUpdate, { args: [{ action: 'confirm' }] }));
-    await assertSettled(pools, total);
+    await assertSettled(pools, s.total);
   });
 
   it('the barrier over HTTP: duplicates apply once, a cancel before its try blocks the late try, confirm and cancel exclude each other', async () => {
-    const { pools } = t.stack;
+    const { pools } = s.t.stack;
     const a0 = await balance(pools, ALICE);
     const wf = transferWorkflowId(uniqueId('raw'));
     const leg = { workflowId: wf, branch: 'debit', bank: 'bank-a', account: 'alice', amountCents: -250 };
@@ -193,7 +179,7 @@ describe('TCC over HTTP (dev server + PostgreSQL + the participant server)', () 
         'try:InvalidInput',
       ],
     );
-    await assertSettled(pools, total);
+    await assertSettled(pools, s.total);
   });
 
   describe('reservation expiry (time-skipping server, same real participants)', () => {
@@ -206,7 +192,7 @@ describe('TCC over HTTP (dev server + PostgreSQL + the participant server)', () 
     });
 
     it('neither confirm nor cancel before the durable timer -> expired and cancelled', async () => {
-      const { pools } = t.stack;
+      const { pools } = s.t.stack;
       const [a0, b0] = [await balance(pools, ALICE), await balance(pools, BOB)];
       const workers = await Promise.all([
         Worker.create({
@@ -217,7 +203,7 @@ describe('TCC over HTTP (dev server + PostgreSQL + the participant server)', () 
         Worker.create({
           connection: env.nativeConnection,
           taskQueue: TASK_QUEUES.tcc,
-          activities: createTccActivities({ baseUrl: server.url }),
+          activities: createTccActivities({ baseUrl: s.server.url }),
         }),
       ]);
       const runs = workers.map((w) => w.run());
@@ -249,7 +235,7 @@ describe('TCC over HTTP (dev server + PostgreSQL + the participant server)', () 
       }
       assert.equal(await balance(pools, ALICE), a0);
       assert.equal(await balance(pools, BOB), b0);
-      await assertSettled(pools, total);
+      await assertSettled(pools, s.total);
     });
   });
 });
