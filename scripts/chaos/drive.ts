@@ -226,9 +226,15 @@ async function sameIdAfterTerminate(
  * TransactionIdReused, nothing prepared): a legitimate ending for same-id cells only.
  */
 function refusal(cell: Cell, err: unknown): { status: string } {
-  const cause = (err as { cause?: { type?: string } }).cause;
-  if (cell.fault === 'same-id' && err instanceof WorkflowFailedError && cause?.type === 'TransactionIdReused')
-    return { status: 'refused' };
+  // The refusal's type: the workflow's own failure, or an activity's it passed on (ActivityFailure wraps it).
+  type Cause = { type?: string; message?: string; cause?: Cause };
+  let cause = (err as { cause?: Cause }).cause;
+  while (cause && !cause.type && cause.cause) cause = cause.cause;
+  // Transfers refuse with TransactionIdReused; an order id placed by another run is refused as bad input.
+  const reused =
+    cause?.type === 'TransactionIdReused' ||
+    (cause?.type === 'InvalidInput' && /already exists/.test(cause.message ?? ''));
+  if (cell.fault === 'same-id' && err instanceof WorkflowFailedError && reused) return { status: 'refused' };
   throw err;
 }
 
@@ -296,7 +302,9 @@ export async function driveCell(
     )
       await st.waitLine(`DONE ${wf} ${base}`, opts.closeTimeoutMs);
   } catch (err) {
-    violations.push(`run: ${(err as Error).message.split('\n')[0]}`);
+    const cause = (err as { cause?: { type?: string; message?: string } }).cause;
+    const why = cause?.message ? ` (${cause.type ?? 'cause'}: ${cause.message.split('\n')[0]})` : '';
+    violations.push(`run: ${(err as Error).message.split('\n')[0]}${why}`);
   }
   // Quiesce: the invariants must hold once every straggler (a late attempt, the in-doubt sweeper) is done.
   // An operator's abort stops the saga where it is ("half-undone, finance reconciles it"): what the aborted run
