@@ -88,9 +88,15 @@ async function main(): Promise<void> {
       return;
     }
     void body(req).then((text) => {
+      let due: CreditDue;
+      try {
+        due = JSON.parse(text) as CreditDue;
+      } catch {
+        return void res.writeHead(400).end();
+      }
       res.writeHead(202).end();
       inMemory += 1;
-      plainCredit(pools.bank_b, JSON.parse(text) as CreditDue)
+      plainCredit(pools.bank_b, due)
         .catch((err: Error) => log(`weak credit dropped: ${err.message}`))
         .finally(() => (inMemory -= 1));
     });
