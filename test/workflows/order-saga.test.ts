@@ -4,13 +4,11 @@
 // test/integration/order-saga.test.ts).
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   ERR,
   TASK_QUEUES,
-  sagaProgressQuery,
   resolveCompensationUpdate,
   type OperatorDecision,
   type OrderInput,
@@ -18,7 +16,8 @@ import {
   type SagaResult,
 } from '../../shared';
 import type { orderSaga } from '../../workflows';
-import { timeSkippingEnv, uniqueId } from '../helpers/env';
+import { uniqueId } from '../helpers/env';
+import { driveToResult, timeSkippingSuite, waitForProgress } from '../helpers/saga';
 import { withWorkers } from '../helpers/workers';
 
 /**
@@ -82,7 +81,7 @@ function stubServices(initial: Plan, skipTime: (ms: number) => Promise<void>) {
     if (b === 'fail')
       throw ApplicationFailure.retryable(`${name}: connection reset (call ${n})`, 'ConnectionReset');
     // hang: outlives its start-to-close timeout without wall-clock waiting. The test server holds a time-skipping
-    // lock while an activity is outstanding, and an activity timeout that fires *during* env.sleep() leaves that
+    // lock while an activity is outstanding, and an activity timeout that fires *during* ts.env.sleep() leaves that
     // lock unbalanced, after which every later attempt runs in real time (temporalio/sdk-java#2246). So skip to
     // just short of the deadline, then stay blocked: the remaining few milliseconds pass in real time and the
     // server's own start-to-close timer fires with the lock count intact.
@@ -136,19 +135,6 @@ function stubServices(initial: Plan, skipTime: (ms: number) => Promise<void>) {
 }
 type Stubs = ReturnType<typeof stubServices>;
 
-async function waitForProgress(
-  h: WorkflowHandle,
-  ok: (p: SagaProgress) => boolean,
-  what: string,
-): Promise<SagaProgress> {
-  for (let i = 0; i < 2000; i++) {
-    const p = await h.query(sagaProgressQuery);
-    if (ok(p)) return p;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for: ${what}`);
-}
-
 /** Steps before `step`, and the compensations a failure (or cancellation) at `step` runs, in order. */
 function before_(step: (typeof UNDOABLE)[number]): { steps: Step[]; compensations: string[] } {
   const steps = UNDOABLE.slice(0, UNDOABLE.indexOf(step));
@@ -158,13 +144,7 @@ function before_(step: (typeof UNDOABLE)[number]): { steps: Step[]; compensation
 }
 
 describe('order saga (time-skipping, stubbed activities)', () => {
-  let env: TestWorkflowEnvironment;
-  before(async () => {
-    env = await timeSkippingEnv();
-  });
-  after(async () => {
-    await env?.teardown();
-  });
+  const ts = timeSkippingSuite();
 
   /**
    * Run one order; `drive` runs while the result is awaited (time skipping on), unless `parks`: a saga parked for
@@ -176,7 +156,7 @@ describe('order saga (time-skipping, stubbed activities)', () => {
     drive?: (h: WorkflowHandle<typeof orderSaga>, stubs: Stubs) => Promise<void>,
     opts: { parks?: boolean } = {},
   ): Promise<{ result: SagaResult; calls: string[] }> {
-    const stubs = stubServices(plan, (ms: number) => env.sleep(ms));
+    const stubs = stubServices(plan, (ms: number) => ts.env.sleep(ms));
     const input: OrderInput = {
       orderId: uniqueId('o'),
       customerId: 'alice',
@@ -185,20 +165,13 @@ describe('order saga (time-skipping, stubbed activities)', () => {
       amountCents: 3000,
     };
     try {
-      const result = await withWorkers(env.nativeConnection, stubs.queues, async () => {
-        const h = await env.client.workflow.start<typeof orderSaga>('orderSaga', {
+      const result = await withWorkers(ts.env.nativeConnection, stubs.queues, async () => {
+        const h = await ts.env.client.workflow.start<typeof orderSaga>('orderSaga', {
           taskQueue: TASK_QUEUES.orchestration,
           workflowId: `order-${input.orderId}`,
           args: [input, { searchAttributes: false }],
         });
-        if (opts.parks) {
-          await drive?.(h, stubs);
-          return h.result();
-        }
-        const result = h.result();
-        result.catch(() => undefined);
-        if (drive) await drive(h, stubs);
-        return result;
+        return driveToResult<typeof h, Stubs, SagaResult>(h, stubs, drive, opts.parks);
       });
       return { result, calls: stubs.calls };
     } finally {
@@ -396,10 +369,10 @@ describe('order saga (time-skipping, stubbed activities)', () => {
   });
 
   it('item 8: an invalid input started from the SDK fails at once, non-retryably, before any step', async () => {
-    const stubs = stubServices({}, (ms: number) => env.sleep(ms));
+    const stubs = stubServices({}, (ms: number) => ts.env.sleep(ms));
     const bad = { orderId: 'o 1', customerId: '', sku: 'SKU-1', qty: -1, amountCents: 0 } as OrderInput;
-    const err = await withWorkers(env.nativeConnection, stubs.queues, async () => {
-      const h = await env.client.workflow.start<typeof orderSaga>('orderSaga', {
+    const err = await withWorkers(ts.env.nativeConnection, stubs.queues, async () => {
+      const h = await ts.env.client.workflow.start<typeof orderSaga>('orderSaga', {
         taskQueue: TASK_QUEUES.orchestration,
         workflowId: uniqueId('order-bad'),
         args: [bad, { searchAttributes: false }],

@@ -3,13 +3,11 @@
 // pivot, forward-only steps, compensations that fail and recover, and needs-operator with each operator action.
 import { ApplicationFailure } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   ERR,
   resolveCompensationUpdate,
-  sagaProgressQuery,
   TASK_QUEUES,
   TRIP_STEPS,
   type OperatorDecision,
@@ -18,7 +16,8 @@ import {
   type TripInput,
 } from '../../shared';
 import type { tripSaga } from '../../workflows';
-import { timeSkippingEnv, uniqueId } from '../helpers/env';
+import { uniqueId } from '../helpers/env';
+import { driveToResult, timeSkippingSuite, waitForProgress } from '../helpers/saga';
 import { withWorkers } from '../helpers/workers';
 
 /** ok; reject: business rejection; fail: retryable; broken: non-retryable compensation failure; block: see below. */
@@ -108,19 +107,6 @@ function stubTrip(initial: Plan) {
 }
 type Stubs = ReturnType<typeof stubTrip>;
 
-async function waitForProgress(
-  h: WorkflowHandle,
-  ok: (p: SagaProgress) => boolean,
-  what: string,
-): Promise<SagaProgress> {
-  for (let i = 0; i < 2000; i++) {
-    const p = await h.query(sagaProgressQuery);
-    if (ok(p)) return p;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for: ${what}`);
-}
-
 const decide = (h: WorkflowHandle, d: OperatorDecision): Promise<SagaProgress> =>
   h.executeUpdate(resolveCompensationUpdate, { args: [d] });
 
@@ -146,13 +132,7 @@ function assertStages(undone: string[], stages: string[][]): void {
 }
 
 describe('trip saga (time-skipping, stubbed activities)', () => {
-  let env: TestWorkflowEnvironment;
-  before(async () => {
-    env = await timeSkippingEnv();
-  });
-  after(async () => {
-    await env?.teardown();
-  });
+  const ts = timeSkippingSuite();
 
   /** Run one trip; `parks`: drive before awaiting the result (a parked saga under time skipping would time out). */
   async function runTrip(
@@ -172,22 +152,15 @@ describe('trip saga (time-skipping, stubbed activities)', () => {
     };
     try {
       const result = await withWorkers(
-        env.nativeConnection,
+        ts.env.nativeConnection,
         { [TASK_QUEUES.trip]: s.activities },
         async () => {
-          const h = await env.client.workflow.start<typeof tripSaga>('tripSaga', {
+          const h = await ts.env.client.workflow.start<typeof tripSaga>('tripSaga', {
             taskQueue: TASK_QUEUES.orchestration,
             workflowId: `trip-${input.tripId}`,
             args: [input, { searchAttributes: false }],
           });
-          if (opts.parks) {
-            await drive?.(h, s);
-            return h.result();
-          }
-          const r = h.result();
-          r.catch(() => undefined);
-          await drive?.(h, s);
-          return r;
+          return driveToResult<typeof h, Stubs, SagaResult>(h, s, drive, opts.parks);
         },
       );
       return { result, s, input };
