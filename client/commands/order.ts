@@ -14,9 +14,9 @@ import { canonicalStatus } from '../../shared/status';
 import { EXIT, intFlag, str, usageError, type Command, type CommandContext } from '../cli-kit';
 import { amountFlag, moneyInText } from '../money';
 import { checkRefsExist } from '../refs';
+import { reportSagaResult, requireFlags } from '../saga-command';
 import { BUSINESS_ID_OPTION, idFields, START_OPTIONS, startAndAwait, type StartSpec } from '../start';
 import { choreographyLedger, findByIdOrBusinessKey } from '../lookup';
-import { ledgerView } from '../transactions';
 import { printAnyTransaction } from './status';
 
 function newOrderId(): string {
@@ -68,11 +68,7 @@ export const orderPlace: Command = {
   },
   async run(ctx) {
     const v = ctx.values;
-    const missing = ['customer', 'sku', 'qty', 'amount'].filter((k) => str(v[k]) === undefined);
-    if (missing.length)
-      throw usageError(
-        `missing ${missing.map((m) => `--${m}`).join(', ')}\nUsage: settle ${orderPlace.usage}`,
-      );
+    requireFlags(v, ['customer', 'sku', 'qty', 'amount'], orderPlace.usage);
     const input: OrderInput = {
       orderId: str(v['order-id']) ?? newOrderId(),
       customerId: str(v.customer)!,
@@ -129,27 +125,11 @@ async function placeOrchestrated(ctx: CommandContext, input: OrderInput): Promis
   };
   const started = await startAndAwait<SagaResult>(ctx, spec);
   if (started.done) return started.exitCode;
-  const result = started.result;
-  const failure = result.failure && { ...result.failure, message: moneyInText(result.failure.message) };
-  const doc = {
-    ...idFields(spec, started.runId),
-    mode: 'orchestration',
-    status: result.status,
-    steps: result.steps,
-    compensations: result.compensations,
-    failure,
-    ledger: ledgerView(result.ledger),
-  };
-  if (ctx.json) ctx.emit(doc);
-  else {
-    ctx.out(`Order ${input.orderId}: ${result.status}  (${spec.workflowId})`);
-    ctx.out(`  steps:         ${result.steps.join(', ') || 'none'}`);
-    const noop = new Set(result.ledger.filter((e) => e.kind === 'compensation' && e.noop).map((e) => e.name));
-    const comps = result.compensations.map((c) => (noop.has(c) ? `${c} (nothing to undo)` : c));
-    ctx.out(`  compensations: ${comps.join(', ') || 'none'}`);
-    if (failure) ctx.out(`  failed at:     ${failure.step}: ${failure.type ?? ''} ${failure.message}`);
-  }
-  return result.status === 'completed' || result.status === 'compensated' ? EXIT.ok : EXIT.attention;
+  return reportSagaResult(ctx, spec, started.runId, started.result, {
+    title: `Order ${input.orderId}`,
+    extra: { mode: 'orchestration' },
+    markNoopCompensations: true,
+  });
 }
 
 const FORWARD_TOPICS = new Set(['OrderPlaced', 'StockReserved', 'PaymentCompleted']);

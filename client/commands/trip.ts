@@ -7,16 +7,16 @@ import {
   tripSummary,
   tripWorkflowId,
   validateTripInput,
-  type SagaResult,
   type TripInput,
   type TripStep,
+  type SagaResult,
 } from '../../shared';
 import { EXIT, intFlag, str, usageError, type Command } from '../cli-kit';
-import { amountFlag, moneyInText } from '../money';
+import { amountFlag } from '../money';
 import { withServiceDb } from '../db';
 import { checkRefsExist } from '../refs';
-import { BUSINESS_ID_OPTION, idFields, START_OPTIONS, startAndAwait, type StartSpec } from '../start';
-import { ledgerView } from '../transactions';
+import { reportSagaResult, requireFlags } from '../saga-command';
+import { BUSINESS_ID_OPTION, START_OPTIONS, startAndAwait, type StartSpec } from '../start';
 
 function newTripId(): string {
   return `t-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
@@ -59,11 +59,7 @@ export const tripBook: Command = {
   },
   async run(ctx) {
     const v = ctx.values;
-    const missing = ['customer', 'flight', 'hotel', 'car', 'nights', 'amount'].filter(
-      (k) => str(v[k]) === undefined,
-    );
-    if (missing.length)
-      throw usageError(`missing ${missing.map((m) => `--${m}`).join(', ')}\nUsage: settle ${this.usage}`);
+    requireFlags(v, ['customer', 'flight', 'hotel', 'car', 'nights', 'amount'], this.usage);
     const input: TripInput = {
       tripId: str(v['trip-id']) ?? newTripId(),
       customerId: str(v.customer)!,
@@ -132,24 +128,7 @@ export const tripBook: Command = {
     };
     const started = await startAndAwait<SagaResult>(ctx, spec);
     if (started.done) return started.exitCode;
-    const result = started.result;
-    const failure = result.failure && { ...result.failure, message: moneyInText(result.failure.message) };
-    const doc = {
-      ...idFields(spec, started.runId),
-      status: result.status,
-      steps: result.steps,
-      compensations: result.compensations,
-      failure,
-      ledger: ledgerView(result.ledger),
-    };
-    if (ctx.json) ctx.emit(doc);
-    else {
-      ctx.out(`Trip ${input.tripId}: ${result.status}  (${workflowId})`);
-      ctx.out(`  steps:         ${result.steps.join(', ') || 'none'}`);
-      ctx.out(`  compensations: ${result.compensations.join(', ') || 'none'}`);
-      if (failure) ctx.out(`  failed at:     ${failure.step}: ${failure.type ?? ''} ${failure.message}`);
-    }
-    return result.status === 'completed' || result.status === 'compensated' ? EXIT.ok : EXIT.attention;
+    return reportSagaResult(ctx, spec, started.runId, started.result, { title: `Trip ${input.tripId}` });
   },
 };
 
