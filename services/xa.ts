@@ -359,8 +359,10 @@ export async function canCommitBranch(
       type: 'BranchAborted',
       reason: `${gid} already aborted (participant timeout or coordinator)`,
     };
-  if (phase === 'prepared' || phase === 'pre-committed' || phase === 'committed')
-    return { vote: 'yes', state: 'already-prepared' };
+  // 'committed' means the transaction was decided commit (do-commit, or this participant's commit timeout):
+  // said as such, so a coordinator that starts over (a reset run) follows that decision instead of voting again.
+  if (phase === 'committed') return { vote: 'yes', state: 'already-committed' };
+  if (phase === 'prepared' || phase === 'pre-committed') return { vote: 'yes', state: 'already-prepared' };
   if (phase === undefined) {
     await pool.query(
       `INSERT INTO threepc_branches (gid, phase, wait_timeout_ms, commit_timeout_ms, deadline)

@@ -31,6 +31,11 @@ export const DEFAULT_WAIT_TIMEOUT = '30s';
 export const DEFAULT_COMMIT_TIMEOUT = '60s';
 /** 3PC branches are bound to their operation (participants claim the gid at can-commit; phase two names it). */
 export const THREE_PC_BOUND_PATCH = 'settle-3pc-bound-branches';
+/**
+ * A can-commit that finds its branch committed (an earlier run of this id decided commit: a reset) makes the
+ * decision commit at once, without a pre-commit round a participant that is down would turn into an abort.
+ */
+export const THREE_PC_FOLLOW_COMMITTED_PATCH = 'settle-3pc-follow-committed';
 
 function crash(after: string): never {
   throw ApplicationFailure.nonRetryable(`injected coordinator crash after ${after}`, ERR.injected);
@@ -68,8 +73,16 @@ export async function runThreePhase(
     ),
   );
 
+  // Once any branch committed, commit is the only outcome left: an abort now would roll back a pre-committed
+  // branch whose peer already committed (after a reset, the participant the earlier run was committing is
+  // typically the one that is slow to answer).
+  const followCommitted =
+    refusal === undefined &&
+    c.state.participants.some((p) => p.vote === 'yes' && p.voteDetail === 'already-committed') &&
+    patched(THREE_PC_FOLLOW_COMMITTED_PATCH);
+
   // Phase 2: pre-commit. A refusal here means that participant already gave up waiting (and rolled back).
-  if (refusal === undefined) {
+  if (refusal === undefined && !followCommitted) {
     if (opts.crashAfter === 'can-commit') crash('can-commit');
     c.setStatus('pre-committing');
     try {
@@ -98,7 +111,13 @@ export async function runThreePhase(
     }
     if (refusal === undefined && opts.crashAfter === 'pre-commit') crash('pre-commit');
   }
-  c.decide(refusal === undefined ? 'commit' : 'abort', refusal ?? 'every participant pre-committed');
+  c.decide(
+    refusal === undefined ? 'commit' : 'abort',
+    refusal ??
+      (followCommitted
+        ? 'a branch had already committed: an earlier run of this transaction decided commit'
+        : 'every participant pre-committed'),
+  );
 
   // Phase 3: do-commit (or abort), until done.
   await finishPhaseTwo(c, (view, decision) => {
