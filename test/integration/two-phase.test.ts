@@ -3,9 +3,8 @@
 // pg_prepared_xacts.
 import type { WorkflowHandle } from '@temporalio/client';
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
-import { createBankActivities, createOutboxActivities, type ParticipantHooks } from '../../activities/banks';
-import { outboxEvent, totalMoney } from '../../services/banks';
+import { describe, it } from 'node:test';
+import { outboxEvent } from '../../services/banks';
 import { prepareBranch } from '../../services/xa';
 import { ensureSweeperSchedule, SWEEPER_SCHEDULE_ID } from '../../workers/in-doubt';
 import {
@@ -20,48 +19,22 @@ import {
 } from '../../shared';
 import type { inDoubtSweeper, transfer2pc, transferK } from '../../workflows';
 import { uniqueId } from '../helpers/env';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { twoPhaseSuite } from '../helpers/two-phase-suite';
 import { assertSettled, balance, Gate, preparedGids, waitFor } from '../helpers/transfers';
 
 const ALICE = { bank: 'bank-a', account: 'alice' } as const;
 const BOB = { bank: 'bank-b', account: 'bob' } as const;
 
 describe('two-phase commit (dev server + PostgreSQL prepared transactions)', () => {
-  let t: TestStack;
-  let total: number;
-  // Per-test hooks at the protocol's crash points; reset before each test.
-  let hooks: ParticipantHooks = {};
-  const delegate: ParticipantHooks = {
-    beforePrepare: (gid) => hooks.beforePrepare?.(gid),
-    afterPrepare: (gid) => hooks.afterPrepare?.(gid),
-    beforeCommitPrepared: (gid) => hooks.beforeCommitPrepared?.(gid),
-  };
-
-  before(async () => {
-    t = await startTestStack();
-    const { pools } = t.stack;
-    await t.startWorkers({
-      extraActivities: {
-        bankA: createBankActivities(pools.bank_a, delegate),
-        bankB: createBankActivities(pools.bank_b, delegate),
-        outbox: createOutboxActivities(pools.outbox, delegate),
-      },
-    });
-    total = await totalMoney(pools);
-  });
-  after(async () => {
-    await t?.teardown();
-  });
-  beforeEach(() => {
-    hooks = {};
-  });
+  const s = twoPhaseSuite();
+  const { hooks } = s;
 
   function transferInput(amountCents: number, extra: Partial<TransferInput> = {}): TransferInput {
     return { ref: uniqueId('t'), from: ALICE, to: BOB, amountCents, ...extra };
   }
 
   async function start(input: TransferInput): Promise<WorkflowHandle<typeof transfer2pc>> {
-    return t.client.workflow.start<typeof transfer2pc>('transfer2pc', {
+    return s.t.client.workflow.start<typeof transfer2pc>('transfer2pc', {
       taskQueue: TASK_QUEUES.orchestration,
       workflowId: transferWorkflowId(input.ref),
       args: [input],
@@ -69,7 +42,7 @@ describe('two-phase commit (dev server + PostgreSQL prepared transactions)', () 
   }
 
   async function sweep(graceMs: number): Promise<Awaited<ReturnType<typeof inDoubtSweeper>>> {
-    return t.client.workflow.execute<typeof inDoubtSweeper>('inDoubtSweeper', {
+    return s.t.client.workflow.execute<typeof inDoubtSweeper>('inDoubtSweeper', {
       taskQueue: TASK_QUEUES.orchestration,
       workflowId: uniqueId('sweep'),
       args: [{ graceMs }],
@@ -77,7 +50,7 @@ describe('two-phase commit (dev server + PostgreSQL prepared transactions)', () 
   }
 
   it('commits: both banks and the outbox event, with the decision recorded before phase two', async () => {
-    const { pools } = t.stack;
+    const { pools } = s.t.stack;
     const [alice0, bob0] = [await balance(pools, ALICE), await balance(pools, BOB)];
     const input = transferInput(2500);
     const handle = await start(input);
@@ -132,12 +105,12 @@ describe('two-phase commit (dev server + PostgreSQL prepared transactions)', () 
       committing >= 0 && committing < Math.min(...commits),
       'the decision is in history before phase two',
     );
-    await assertSettled(pools, total);
+    await assertSettled(pools, s.total);
   });
 
   for (const voter of ['bank-a', 'bank-b', 'outbox'] as const) {
     it(`aborts everywhere when ${voter} votes no: no money moves, no message exists`, async () => {
-      const { pools } = t.stack;
+      const { pools } = s.t.stack;
       const [alice0, bob0] = [await balance(pools, ALICE), await balance(pools, BOB)];
       const handle = await start(transferInput(1000, { voteNo: voter }));
       const result = await handle.result();
@@ -163,24 +136,24 @@ describe('two-phase commit (dev server + PostgreSQL prepared transactions)', () 
         'the message does not exist',
       );
       assert.equal((await handle.describe()).typedSearchAttributes.get(SA.status), 'aborted');
-      await assertSettled(pools, total);
+      await assertSettled(pools, s.total);
     });
   }
 
   it('aborts on insufficient funds (the checked debit votes no)', async () => {
-    const { pools } = t.stack;
+    const { pools } = s.t.stack;
     const alice0 = await balance(pools, ALICE);
     const result = await (await start(transferInput(alice0 + 1))).result();
     assert.equal(result.status, 'aborted');
     assert.match(result.reason ?? '', /bank-a voted no: InsufficientFunds/);
     assert.equal(await balance(pools, ALICE), alice0);
-    await assertSettled(pools, total);
+    await assertSettled(pools, s.total);
   });
 
   it('runs k = 2..8 participants with parallel prepare (transferK)', async () => {
-    const { pools } = t.stack;
+    const { pools } = s.t.stack;
     for (const k of [2, 5, 8]) {
-      const handle = await t.client.workflow.start<typeof transferK>('transferK', {
+      const handle = await s.t.client.workflow.start<typeof transferK>('transferK', {
         taskQueue: TASK_QUEUES.orchestration,
         workflowId: uniqueId(`k${k}`),
         args: [{ ref: uniqueId('k'), k, amountCents: 10 }],
@@ -203,16 +176,16 @@ describe('two-phase commit (dev server + PostgreSQL prepared transactions)', () 
       );
       assert.equal(prepares.length, k, `k=${k}: every prepare scheduled before any vote arrived`);
     }
-    await assertSettled(pools, total);
+    await assertSettled(pools, s.total);
   });
 
   it('sweeper: a coordinator that closed without a decision -> presumed abort', async () => {
-    const { pools } = t.stack;
+    const { pools } = s.t.stack;
     const alice0 = await balance(pools, ALICE);
     const input = transferInput(300);
     const wf = transferWorkflowId(input.ref);
     const gate = new Gate();
-    hooks.afterPrepare = (gid) => (gid === branchGid(wf, 'bank-b') ? gate.wait(gid) : undefined);
+    hooks.current.afterPrepare = (gid) => (gid === branchGid(wf, 'bank-b') ? gate.wait(gid) : undefined);
     const handle = await start(input);
     await waitFor('bank-b prepared', async () =>
       (await preparedGids(pools, wf)).includes(branchGid(wf, 'bank-b')),
@@ -227,22 +200,22 @@ describe('two-phase commit (dev server + PostgreSQL prepared transactions)', () 
     assert.deepEqual(await preparedGids(pools, wf), []);
     assert.equal(await balance(pools, ALICE), alice0);
     assert.equal(await outboxEvent(pools.outbox, wf), undefined);
-    await assertSettled(pools, total);
+    await assertSettled(pools, s.total);
   });
 
   it('sweeper: a recorded commit decision is carried out after the coordinator died in phase two', async () => {
-    const { pools } = t.stack;
+    const { pools } = s.t.stack;
     const [alice0, bob0] = [await balance(pools, ALICE), await balance(pools, BOB)];
     const input = transferInput(450);
     const wf = transferWorkflowId(input.ref);
     const gate = new Gate();
-    hooks.beforeCommitPrepared = (gid) => gate.wait(gid);
+    hooks.current.beforeCommitPrepared = (gid) => gate.wait(gid);
     const handle = await start(input);
     await waitFor('all three commits blocked', () => gate.arrived.length === 3);
     assert.equal((await handle.describe()).typedSearchAttributes.get(SA.status), 'committing');
     await handle.terminate('test: the coordinator is gone after it decided commit');
     gate.fail('worker lost');
-    hooks = {}; // the sweep's commits run on a healthy worker (they go through the participant's activities)
+    hooks.current = {}; // the sweep's commits run on a healthy worker (they go through the participant's activities)
     assert.equal((await preparedGids(pools, wf)).length, 3);
 
     const report = await sweep(3_600_000);
@@ -250,16 +223,16 @@ describe('two-phase commit (dev server + PostgreSQL prepared transactions)', () 
     assert.equal(await balance(pools, ALICE), alice0 - 450);
     assert.equal(await balance(pools, BOB), bob0 + 450);
     assert.ok(await outboxEvent(pools.outbox, wf), 'the message exists: the transfer committed');
-    await assertSettled(pools, total);
+    await assertSettled(pools, s.total);
   });
 
   it('sweeper: a running, undecided coordinator past the grace period is asked and decides abort', async () => {
-    const { pools } = t.stack;
+    const { pools } = s.t.stack;
     const alice0 = await balance(pools, ALICE);
     const input = transferInput(200);
     const wf = transferWorkflowId(input.ref);
     const gate = new Gate();
-    hooks.afterPrepare = (gid) => (gid === branchGid(wf, 'outbox') ? gate.wait(gid) : undefined);
+    hooks.current.afterPrepare = (gid) => (gid === branchGid(wf, 'outbox') ? gate.wait(gid) : undefined);
     const handle = await start(input);
     await waitFor('three branches prepared', async () => (await preparedGids(pools, wf)).length === 3);
 
@@ -274,17 +247,17 @@ describe('two-phase commit (dev server + PostgreSQL prepared transactions)', () 
     assert.equal(result.status, 'aborted');
     assert.match(result.reason ?? '', /presumed abort/);
     assert.equal(await balance(pools, ALICE), alice0);
-    await assertSettled(pools, total);
+    await assertSettled(pools, s.total);
   });
 
   it('the sweeper runs on a Temporal Schedule (created once, triggered here instead of waiting a minute)', async () => {
-    const { pools } = t.stack;
+    const { pools } = s.t.stack;
     const gid = branchGid(transferWorkflowId(uniqueId('ghost')), 'outbox');
     assert.equal((await prepareBranch(pools.outbox, gid, () => Promise.resolve())).vote, 'yes');
-    assert.equal(await ensureSweeperSchedule(t.client, { every: '1h', graceMs: 0 }), 'created');
-    const schedule = t.client.schedule.getHandle(SWEEPER_SCHEDULE_ID);
+    assert.equal(await ensureSweeperSchedule(s.t.client, { every: '1h', graceMs: 0 }), 'created');
+    const schedule = s.t.client.schedule.getHandle(SWEEPER_SCHEDULE_ID);
     try {
-      assert.equal(await ensureSweeperSchedule(t.client, { every: '1h', graceMs: 0 }), 'exists');
+      assert.equal(await ensureSweeperSchedule(s.t.client, { every: '1h', graceMs: 0 }), 'exists');
       await schedule.trigger();
       await waitFor(
         'the scheduled sweep to roll the orphan back',
@@ -295,11 +268,11 @@ describe('two-phase commit (dev server + PostgreSQL prepared transactions)', () 
     } finally {
       await schedule.delete();
     }
-    await assertSettled(pools, total);
+    await assertSettled(pools, s.total);
   });
 
   it('sweeper: a prepared branch whose coordinator never existed is rolled back after the grace period', async () => {
-    const { pools } = t.stack;
+    const { pools } = s.t.stack;
     const gid = branchGid(transferWorkflowId(uniqueId('ghost')), 'bank-a');
     const vote = await prepareBranch(pools.bank_a, gid, async (tx) => {
       await tx.query(`UPDATE accounts SET balance_cents = balance_cents - 1 WHERE account_id = 'alice'`);
@@ -308,6 +281,6 @@ describe('two-phase commit (dev server + PostgreSQL prepared transactions)', () 
     assert.equal((await sweep(3_600_000)).resolved, 0);
     assert.deepEqual(await preparedGids(pools), [gid]);
     assert.ok((await sweep(0)).resolved >= 1);
-    await assertSettled(pools, total);
+    await assertSettled(pools, s.total);
   });
 });
