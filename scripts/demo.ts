@@ -5,6 +5,7 @@
 import { Pool } from 'pg';
 import { localPorts, readStackInfo } from '../client/config';
 import { main as cli } from '../client/cli';
+import { orderPlaceArgv } from '../client/commands/order';
 import { serviceDatabaseUrl } from '../services/db';
 import { isAlive, portInUse } from '../services/processes';
 import { hostStack, type HostedStack } from '../workers/host';
@@ -70,37 +71,21 @@ async function demo(): Promise<number> {
       `\nBefore: alice's wallet ${before.wallet}, SKU-1 ${before.stock}, ${before.orders} confirmed orders\n`,
     );
 
-    say('$ settle order place --customer alice --sku SKU-1 --qty 2 --amount 30');
-    code ||= await cli([
-      'order',
-      'place',
-      '--customer',
-      'alice',
-      '--sku',
-      'SKU-1',
-      '--qty',
-      '2',
-      '--amount',
-      '30',
-    ]);
+    const first = orderPlaceArgv({ customer: 'alice', sku: 'SKU-1', qty: 2, amount: '30' });
+    say(`$ settle ${first.join(' ')}`);
+    code ||= await cli(first);
     const mid = await snapshot(info.databaseUrl);
     say(`  -> alice's wallet ${mid.wallet}, SKU-1 ${mid.stock}\n`);
 
-    say('$ settle order place --customer alice --sku SKU-1 --qty 1 --amount 15 --fail-at charge');
-    code ||= await cli([
-      'order',
-      'place',
-      '--customer',
-      'alice',
-      '--sku',
-      'SKU-1',
-      '--qty',
-      '1',
-      '--amount',
-      '15',
-      '--fail-at',
-      'charge',
-    ]);
+    const failing = orderPlaceArgv({
+      customer: 'alice',
+      sku: 'SKU-1',
+      qty: 1,
+      amount: '15',
+      failAt: 'charge',
+    });
+    say(`$ settle ${failing.join(' ')}`);
+    code ||= await cli(failing);
     const after = await snapshot(info.databaseUrl);
     say(
       `  -> alice's wallet ${after.wallet}, SKU-1 ${after.stock} (unchanged: the reservation was released, nothing charged)\n`,

@@ -25,6 +25,28 @@ function newOrderId(): string {
 
 const MODES = ['orchestration', 'choreography'] as const;
 
+/** The argv of `settle order place` for one order, flags in the order its usage lists them, then `extra`. */
+export function orderPlaceArgv(
+  o: { customer: string; sku: string; qty: number; amount: string; failAt?: OrderStep; orderId?: string },
+  extra: string[] = [],
+): string[] {
+  return [
+    'order',
+    'place',
+    '--customer',
+    o.customer,
+    '--sku',
+    o.sku,
+    '--qty',
+    String(o.qty),
+    '--amount',
+    o.amount,
+    ...(o.failAt ? ['--fail-at', o.failAt] : []),
+    ...(o.orderId ? ['--order-id', o.orderId] : []),
+    ...extra,
+  ];
+}
+
 export const orderPlace: Command = {
   name: 'order place',
   summary:

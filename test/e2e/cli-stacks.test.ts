@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EXIT } from '../../client/cli-kit';
+import { orderPlaceArgv } from '../../client/commands/order';
 import { freePort } from '../../services/processes';
 import { startDevServer, type DevServerHandle } from '../../services/temporal-server';
 import { SA } from '../../shared';
@@ -141,23 +142,11 @@ describe('the CLI talks to the stack it belongs to, and never waits forever', ()
     const [a] = stacks as [(typeof stacks)[0]];
     const orderId = uniqueId('o-wait');
     const r = await runCli(
-      [
-        'order',
-        'place',
-        '--customer',
-        'alice',
-        '--sku',
-        'SKU-1',
-        '--qty',
-        '1',
-        '--amount',
-        '5',
-        '--order-id',
-        orderId,
+      orderPlaceArgv({ customer: 'alice', sku: 'SKU-1', qty: 1, amount: '5', orderId }, [
         '--timeout',
         '2s',
         '--json',
-      ],
+      ]),
       bareEnv({ SETTLE_DATA_DIR: a.dataDir }),
     );
     assert.equal(r.code, EXIT.attention, r.stderr);
@@ -192,23 +181,11 @@ describe('the CLI talks to the stack it belongs to, and never waits forever', ()
     servers.push(server);
     const orderId = uniqueId('o-gone');
     const child = startCli(
-      [
-        'order',
-        'place',
-        '--customer',
-        'alice',
-        '--sku',
-        'SKU-1',
-        '--qty',
-        '1',
-        '--amount',
-        '5',
-        '--order-id',
-        orderId,
+      orderPlaceArgv({ customer: 'alice', sku: 'SKU-1', qty: 1, amount: '5', orderId }, [
         '--address',
         server.address,
         '--json',
-      ],
+      ]),
       bareEnv({ SETTLE_DATA_DIR: root }),
     );
     let stdout = '';
