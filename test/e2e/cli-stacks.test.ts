@@ -33,16 +33,22 @@ describe('the CLI talks to the stack it belongs to, and never waits forever', ()
   const servers: DevServerHandle[] = [];
   const stacks: { dataDir: string; server: DevServerHandle; client: Client; workflowId: string }[] = [];
 
+  /** A dev server of its own under a new temporary root; the suite's `after` stops it and removes the root. */
+  async function tempDevServer(prefix: string): Promise<{ root: string; server: DevServerHandle }> {
+    const root = mkdtempSync(join(tmpdir(), prefix));
+    dirs.push(root);
+    const server = await startDevServer({
+      dataDir: join(root, 'temporal'),
+      port: await freePort(),
+      persistent: false,
+    });
+    servers.push(server);
+    return { root, server };
+  }
+
   before(async () => {
     for (const name of ['a', 'b']) {
-      const root = mkdtempSync(join(tmpdir(), `settle-cli-stack-${name}-`));
-      dirs.push(root);
-      const server = await startDevServer({
-        dataDir: join(root, 'temporal'),
-        port: await freePort(),
-        persistent: false,
-      });
-      servers.push(server);
+      const { root, server } = await tempDevServer(`settle-cli-stack-${name}-`);
       const dataDir = join(root, 'data');
       mkdirSync(dataDir);
       // What `npm start` writes: this process stands in for the stack's host (its pid is alive).
@@ -171,14 +177,7 @@ describe('the CLI talks to the stack it belongs to, and never waits forever', ()
   });
 
   it('order place exits 3 with a JSON document when the Temporal server dies while it waits', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'settle-cli-dying-'));
-    dirs.push(root);
-    const server = await startDevServer({
-      dataDir: join(root, 'temporal'),
-      port: await freePort(),
-      persistent: false,
-    });
-    servers.push(server);
+    const { root, server } = await tempDevServer('settle-cli-dying-');
     const orderId = uniqueId('o-gone');
     const child = startCli(
       orderPlaceArgv({ customer: 'alice', sku: 'SKU-1', qty: 1, amount: '5', orderId }, [
