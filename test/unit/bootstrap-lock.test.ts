@@ -36,7 +36,10 @@ describe('bootstrap install lock', () => {
     // Each holder's "in" is followed by its own "out": the two critical sections never interleave.
     assert.equal(lines[0]!.split(' ')[0], lines[1]!.split(' ')[0]);
     assert.equal(lines[2]!.split(' ')[0], lines[3]!.split(' ')[0]);
-    assert.deepEqual(lines.map((l) => l.split(' ')[1]), ['in', 'out', 'in', 'out']);
+    assert.deepEqual(
+      lines.map((l) => l.split(' ')[1]),
+      ['in', 'out', 'in', 'out'],
+    );
   });
 
   it('takes over a lock whose holder died', async () => {
