@@ -3,9 +3,9 @@
 // run starts over at can-commit; it must follow the earlier commit, not time out on bank-a's vote and abort
 // (which rolled back bank-a's pre-committed debit while bank-b's credit stood: money created).
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { createBankActivities, type ParticipantHooks } from '../../activities/banks';
-import { credit, outboxEvent, totalMoney } from '../../services/banks';
+import { describe, it } from 'node:test';
+import { createBankActivities } from '../../activities/banks';
+import { credit, outboxEvent } from '../../services/banks';
 import { canCommitBranch, doCommitBranch, preCommitBranch } from '../../services/xa';
 import {
   branchGid,
@@ -17,24 +17,20 @@ import {
 import type { transfer3pc } from '../../workflows';
 import { uniqueId } from '../helpers/env';
 import { resetToFirstWorkflowTask } from '../helpers/reset';
-import { startTestStack, type TestStack } from '../helpers/stack';
 import { assertSettled, balance, Gate, waitFor } from '../helpers/transfers';
+import { twoPhaseSuite } from '../helpers/two-phase-suite';
 
 const ALICE = { bank: 'bank-a', account: 'alice' } as const;
 const BOB = { bank: 'bank-b', account: 'bob' } as const;
 
 describe('three-phase commit: a reset after the commit decision', () => {
-  let t: TestStack;
-  let total: number;
-  let hooks: ParticipantHooks = {};
-  const delegate: ParticipantHooks = {
-    beforeCommitPrepared: (gid) => hooks.beforeCommitPrepared?.(gid),
-  };
+  // bank-a's worker runs apart, so that a test can take it down (the stack's teardown stops it).
+  const s = twoPhaseSuite({ queues: ['orchestration', 'bankB', 'outbox'] });
   let stopBankA: (() => Promise<void>) | undefined;
   const startBankA = async (): Promise<void> => {
-    const w = await t.startWorkers({
+    const w = await s.t.startWorkers({
       queues: ['bankA'],
-      extraActivities: { bankA: createBankActivities(t.stack.pools.bank_a, delegate) },
+      extraActivities: { bankA: createBankActivities(s.t.stack.pools.bank_a, s.hooks.delegate) },
     });
     stopBankA = async () => {
       stopBankA = undefined;
@@ -42,19 +38,8 @@ describe('three-phase commit: a reset after the commit decision', () => {
     };
   };
 
-  before(async () => {
-    t = await startTestStack();
-    await t.startWorkers({ queues: ['orchestration', 'bankB', 'outbox'] });
-    await startBankA();
-    total = await totalMoney(t.stack.pools);
-  });
-  after(async () => {
-    await stopBankA?.();
-    await t?.teardown();
-  });
-
   it('can-commit of a committed branch says already-committed (the transaction was decided commit)', async () => {
-    const { pools } = t.stack;
+    const { pools } = s.t.stack;
     const gid = branchGid(transferWorkflowId(uniqueId('3pc-voted')), 'bank-b');
     const timeouts = { waitTimeoutMs: 20_000, commitTimeoutMs: 40_000 };
     const work = (tx: Parameters<typeof credit>[0]) => credit(tx, 'bob', 50).then(() => undefined);
@@ -72,11 +57,12 @@ describe('three-phase commit: a reset after the commit decision', () => {
     await pools.bank_b.query(
       `UPDATE accounts SET balance_cents = balance_cents - 50 WHERE account_id = 'bob'`,
     );
-    await assertSettled(pools, total);
+    await assertSettled(pools, s.total);
   });
 
   it('reset in do-commit (bank-b and the outbox committed, bank-a down before its commit): commits everywhere', async () => {
-    const { pools } = t.stack;
+    if (!stopBankA) await startBankA();
+    const { pools } = s.t.stack;
     const [alice0, bob0] = [await balance(pools, ALICE), await balance(pools, BOB)];
     const i: TransferInput = {
       ref: uniqueId('3pc-reset'),
@@ -88,8 +74,9 @@ describe('three-phase commit: a reset after the commit decision', () => {
     };
     const wf = transferWorkflowId(i.ref);
     const gate = new Gate();
-    hooks.beforeCommitPrepared = (gid) => (gid === branchGid(wf, 'bank-a') ? gate.wait(gid) : undefined);
-    await t.client.workflow.start<typeof transfer3pc>('transfer3pc', {
+    s.hooks.current.beforeCommitPrepared = (gid) =>
+      gid === branchGid(wf, 'bank-a') ? gate.wait(gid) : undefined;
+    await s.t.client.workflow.start<typeof transfer3pc>('transfer3pc', {
       taskQueue: TASK_QUEUES.orchestration,
       workflowId: wf,
       args: [i],
@@ -104,8 +91,8 @@ describe('three-phase commit: a reset after the commit decision', () => {
     gate.fail('bank-a worker lost');
     await stopBankA!();
 
-    const runId = await resetToFirstWorkflowTask(t.client, wf);
-    const handle = t.client.workflow.getHandle<typeof transfer3pc>(wf, runId);
+    const runId = await resetToFirstWorkflowTask(s.t.client, wf);
+    const handle = s.t.client.workflow.getHandle<typeof transfer3pc>(wf, runId);
     const state = await waitFor(
       'the reset run to decide',
       async () => {
@@ -116,13 +103,13 @@ describe('three-phase commit: a reset after the commit decision', () => {
     );
     assert.equal(state.decision, 'commit', `a committed branch forces commit (${state.decisionReason})`);
 
-    hooks = {};
+    s.hooks.current = {};
     await startBankA();
     const result = await handle.result();
     assert.equal(result.status, 'committed');
     assert.deepEqual(result.anomalies, []);
     assert.equal(await balance(pools, ALICE), alice0 - 100);
     assert.equal(await balance(pools, BOB), bob0 + 100);
-    await assertSettled(pools, total);
+    await assertSettled(pools, s.total);
   });
 });

@@ -109,6 +109,8 @@ function stubParticipants(plan: Plan) {
     },
     preCommit(ref: BranchRef) {
       calls.push(`preCommit:${ref.participant}`);
+      if (plan.prepare?.[ref.participant] === 'unreachable')
+        return Promise.reject(new Error(`${ref.participant}: connection refused`));
       return Promise.resolve(
         plan.refusePreCommit?.includes(ref.participant)
           ? { state: 'refused', reason: 'its wait timeout passed' }
@@ -330,6 +332,22 @@ describe('2PC coordinator (time-skipping, stubbed participants)', () => {
       assert.match(result.reason ?? '', /outbox refused pre-commit/);
       assert.deepEqual(of(calls, 'doCommit'), []);
       assert.deepEqual(of(calls, 'abort'), ALL);
+    });
+
+    it('a reset run: a branch already committed forces commit at once, though another participant never answers', async () => {
+      // The earlier run decided commit; bank-b committed, bank-a (pre-committed) is down: a pre-commit round
+      // would time out on bank-a and abort, rolling back bank-a's debit under bank-b's committed credit.
+      const { result, calls } = await run(
+        { prepare: { 'bank-b': 'already-committed', 'bank-a': 'unreachable' } },
+        undefined,
+        {},
+        'transfer3pc',
+      );
+      assert.equal(result.decision, 'commit');
+      assert.match(result.reason ?? '', /already committed/);
+      assert.deepEqual(of(calls, 'preCommit'), []);
+      assert.deepEqual(of(calls, 'abort'), []);
+      assert.deepEqual(of(calls, 'doCommit'), ALL);
     });
 
     it('can-commit vote timeout -> abort (time-skipped)', async () => {
