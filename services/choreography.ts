@@ -167,22 +167,37 @@ export async function placeOrder(pool: Pool, p: OrderEventPayload, signal?: Abor
   await withTransaction(
     pool,
     async (tx) => {
-      const prior = await tx.query<{ payload: OrderEventPayload }>(
-        `SELECT payload FROM event_outbox WHERE event_id = $1`,
-        [`OrderPlaced:${p.orderId}`],
-      );
-      const first = prior.rows[0]?.payload;
+      const placedEvent = async (): Promise<OrderEventPayload | undefined> =>
+        (
+          await tx.query<{ payload: OrderEventPayload }>(
+            `SELECT payload FROM event_outbox WHERE event_id = $1`,
+            [`OrderPlaced:${p.orderId}`],
+          )
+        ).rows[0]?.payload;
+      // Another attempt of this very run may commit at any moment in between (a cancel's re-place racing the
+      // first place; each statement reads afresh): its OrderPlaced makes this attempt a no-op like any repeat.
+      const ownOrRefuse = async (existing: string | undefined): Promise<void> => {
+        const first = await placedEvent();
+        if (first && placedBy(first) === placedBy(p)) return;
+        throw new BusinessRejection(
+          ERR.invalidInput,
+          `order ${p.orderId} already exists (placed by ${first?.workflowId ?? existing ?? 'another run'}); choose another order id`,
+        );
+      };
+      const first = await placedEvent();
       if (first && placedBy(first) === placedBy(p)) return;
       const row = await tx.query<{ workflow_id: string }>(
         'SELECT workflow_id FROM orders WHERE order_id = $1',
         [p.orderId],
       );
-      if (first || row.rowCount)
-        throw new BusinessRejection(
-          ERR.invalidInput,
-          `order ${p.orderId} already exists (placed by ${first?.workflowId ?? row.rows[0]!.workflow_id}); choose another order id`,
-        );
-      await insertOrder(tx, { ...p });
+      if (first || row.rowCount) return ownOrRefuse(row.rows[0]?.workflow_id);
+      try {
+        await insertOrder(tx, { ...p });
+      } catch (err) {
+        // The insert waited on the other attempt's uncommitted row, which has committed now.
+        if (err instanceof BusinessRejection) return ownOrRefuse(undefined);
+        throw err;
+      }
       await publish(tx, 'OrderPlaced', p);
     },
     signal ? { signal } : {},

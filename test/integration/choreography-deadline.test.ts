@@ -128,6 +128,26 @@ describe('choreographed order expiry compensation (PostgreSQL, events delivered 
     }
   });
 
+  it('two attempts of one run placing at once both succeed: a cancel re-place racing the first place', async () => {
+    // The re-place's insert waits on the first attempt's uncommitted row; it used to then refuse the run's own
+    // order as "already exists", so the cancel never expired it.
+    for (let i = 0; i < 10; i++) {
+      const orderId = uniqueId('race');
+      const p = { orderId, customerId: 'alice', sku: 'SKU-1', qty: 1, amountCents: 100 };
+      const own = { ...p, workflowId: `choreography-${orderId}`, runId: `run-${orderId}` };
+      const both = await Promise.allSettled([
+        placeOrder(pool('orders'), own),
+        placeOrder(pool('orders'), own),
+      ]);
+      assert.deepEqual(
+        both.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : 'placed')),
+        ['placed', 'placed'],
+        `round ${i}`,
+      );
+      assert.equal(await status(orderId), 'pending');
+    }
+  });
+
   it('an order that confirmed first stays confirmed when the deadline fires', async () => {
     const p = await placed('alice', 'SKU-1');
     await relay('StockReserved', p.orderId, 'payments');
