@@ -7,6 +7,7 @@
 //  - the weak model's receiver: POST /credit answers 202 at once and applies the credit in memory, no queue, no
 //    retry, so whatever it held when it was killed is gone.
 // Configured by one JSON argument; prints "READY <weak port>" once polling.
+import { stopWithDriver } from './child-lifecycle';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -104,20 +105,14 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => weak.listen(0, '127.0.0.1', r));
   process.stdout.write(`READY ${(weak.address() as AddressInfo).port}\n`);
 
-  const stop = (): void => {
-    if (stopping) return;
+  stopWithDriver(() => {
     stopping = true;
     weak.close();
     shutdownWorkers(workers);
-    void Promise.all([running, relay])
+    return Promise.all([running, relay])
       .then(() => connection.close())
-      .then(() => closePools(pools))
-      .finally(() => process.exit(0));
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  // The driver closes our stdin when it goes away, even if it crashed: do not outlive it.
-  process.stdin.on('end', stop).resume();
+      .then(() => closePools(pools));
+  });
   await running;
 }
 

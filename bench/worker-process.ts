@@ -1,5 +1,6 @@
 // An extra worker process for `npm run bench -- --tuning workers-2`: the same workers as the bench process,
 // on the same Temporal server and databases. Configured by one JSON argument; prints "ready" when polling.
+import { stopWithDriver } from './child-lifecycle';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { closePools, createPools } from '../services/db';
 import type { Tuning } from './tuning';
@@ -34,20 +35,12 @@ async function main(): Promise<void> {
     tccUrl: cfg.tccUrl,
   });
   process.stdout.write('ready\n');
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) return;
-    stopping = true;
-    void w
+  stopWithDriver(() =>
+    w
       .stop()
       .then(() => connection.close())
-      .then(() => closePools(pools))
-      .finally(() => process.exit(0));
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  // The bench closes our stdin when it goes away, even if it crashed: do not outlive it.
-  process.stdin.on('end', stop).resume();
+      .then(() => closePools(pools)),
+  );
   await w.running;
 }
 

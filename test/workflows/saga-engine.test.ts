@@ -37,6 +37,7 @@ import {
   type engineSaga,
   type UndoCall,
 } from './saga-engine.workflows';
+import { waitForProgress } from '../helpers/saga';
 
 // ------------------------------------------------------------------------------------------ definitions
 describe('saga definitions are checked when they are built', () => {
@@ -280,19 +281,6 @@ const settle = <T>(p: Promise<T>): Promise<T> => {
   p.catch(() => undefined); // observed later; never an unhandled rejection while the test drives the saga
   return p;
 };
-
-async function waitForProgress(
-  h: WorkflowHandle,
-  ok: (p: SagaProgress) => boolean,
-  what: string,
-): Promise<SagaProgress> {
-  for (let i = 0; i < 2000; i++) {
-    const p = await h.query(sagaProgressQuery);
-    if (ok(p)) return p;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for: ${what}`);
-}
 
 const entry = (r: { ledger: LedgerEntry[] }, name: string): LedgerEntry => {
   const e = r.ledger.find((x) => x.name === name);
